@@ -1,0 +1,117 @@
+"""sleap-io bridge (pose, behavior events) and our .behavior.json label files."""
+
+import json
+
+import numpy as np
+import pytest
+import sleap_io as sio
+
+from vpbehavior.core import BehaviorLabels, Bout, Pose
+from vpbehavior.io.labels_file import load_labels, save_labels
+from vpbehavior.io.pose import (
+    events_to_bouts,
+    events_to_labels,
+    labels_to_events,
+    load_pose_file,
+    pose_from_sleap,
+    pose_to_sleap,
+)
+
+
+@pytest.fixture
+def two_mice():
+    rng = np.random.default_rng(0)
+    points = rng.uniform(0, 100, (12, 2, 3, 2)).astype(np.float32)
+    points[4, 1] = np.nan  # subject missing in one frame
+    pose = Pose(points, ["nose", "body", "tail"], ["m1", "m2"])
+    labels = BehaviorLabels.from_bouts(
+        [Bout(0, 3, "m1", "attack"), Bout(2, 12, "m2", "chase"), Bout(5, 6, "m1", "chase")],
+        12,
+        classes=["attack", "chase", "idle"],
+        subjects=["m1", "m2"],
+    )
+    return pose, labels
+
+
+def test_events_round_trip_through_slp_file(tmp_path, two_mice):
+    pose, labels = two_mice
+    sleap_labels = pose_to_sleap(pose, tmp_path / "v.mp4")
+    labels_to_events(labels, sleap_labels)
+    path = tmp_path / "v.slp"
+    sio.save_slp(sleap_labels, str(path))
+
+    loaded = sio.load_slp(str(path))
+    # sleap-io events are inclusive; ours are stop-exclusive
+    chase_m2 = [e for e in loaded.events if e.type.name == "chase" and e.subject.name == "m2"]
+    assert [(e.start_frame, e.end_frame) for e in chase_m2] == [(2, 11)]
+    assert all(isinstance(e, sio.UserEvent) for e in loaded.events)
+    assert events_to_labels(loaded, 12, subjects=["m1", "m2"]) == labels  # vocabulary incl. unused "idle"
+    back = pose_from_sleap(loaded, n_frames=12)
+    assert back.subjects == ("m1", "m2") and back.keypoint_names == ("nose", "body", "tail")
+    np.testing.assert_allclose(back.points, pose.points, rtol=0, atol=1e-4)
+
+
+def test_predicted_events_carry_framewise_scores(two_mice):
+    pose, labels = two_mice
+    scores = np.linspace(0, 1, 12 * 2 * 3).reshape(12, 2, 3).astype(np.float32)
+    sleap_labels = pose_to_sleap(pose)
+    labels_to_events(labels, sleap_labels, predicted=True, scores=scores)
+    attack = next(e for e in sleap_labels.events if e.type.name == "attack")
+    assert isinstance(attack, sio.PredictedEvent)
+    np.testing.assert_allclose(attack.scores, scores[0:3, 0, 0])
+    bouts = events_to_bouts(sleap_labels)
+    assert Bout(0, 3, "m1", "attack") in [Bout(b.start, b.stop, b.subject, b.behavior) for b in bouts]
+
+
+def test_frame_level_labels_become_subjectless_events():
+    labels = BehaviorLabels.from_bouts([Bout(3, 5, "all", "rear")], 10)
+    sleap_labels = pose_to_sleap(Pose(np.zeros((10, 1, 1, 2)), ["c"], ["m"]))
+    labels_to_events(labels, sleap_labels)
+    assert sleap_labels.events[0].subject is None
+    assert events_to_labels(sleap_labels, 10) == labels
+
+
+def test_real_sleap_predictions_become_pose(shared_dir):
+    labels = load_pose_file(shared_dir / "recordings/sleap_fly_pair/centered_pair_predictions.slp")
+    pose = pose_from_sleap(labels, n_frames=1100)
+    assert pose.points.shape == (1100, 27, 24, 2)
+    assert pose.keypoint_names[:3] == ("head", "neck", "thorax")
+    visible = ~np.isnan(pose.points[..., 0])
+    assert visible[:, :2].mean() > 0.5  # the two main tracks are mostly present
+    assert np.nanmax(pose.points) <= 384
+
+
+def test_pose_file_errors_name_the_file(tmp_path):
+    with pytest.raises(FileNotFoundError, match="missing.slp"):
+        load_pose_file(tmp_path / "missing.slp")
+    bad = tmp_path / "broken.slp"
+    bad.write_bytes(b"not an hdf5 file")
+    with pytest.raises(ValueError, match="broken.slp"):
+        load_pose_file(bad)
+
+
+def test_behavior_file_round_trip_keeps_unannotated_and_background(tmp_path):
+    mask = np.ones((30, 2), bool)
+    mask[10:20, 1] = False
+    labels = BehaviorLabels.from_bouts(
+        [Bout(0, 5, "a", "other"), Bout(5, 30, "a", "groom"), Bout(0, 10, "b", "groom")],
+        30, ["groom", "other"], ["a", "b"], annotated=mask, background="other",
+    )
+    path = save_labels(labels, tmp_path / "x.behavior.json")
+    assert not list(tmp_path.glob("*.tmp"))
+    assert load_labels(path) == labels
+
+
+def test_behavior_file_errors(tmp_path):
+    path = tmp_path / "t.behavior.json"
+    labels = BehaviorLabels.from_bouts([Bout(0, 2, "all", "a")], 4)
+    save_labels(labels, path)
+    text = path.read_text()
+    path.write_text(text[: len(text) // 2])
+    with pytest.raises(ValueError, match="t.behavior.json.*invalid JSON"):
+        load_labels(path)
+    obj = json.loads(text)
+    obj["bouts"] = [[3, 1, "all", "a"]]
+    path.write_text(json.dumps(obj))
+    with pytest.raises(ValueError, match="t.behavior.json"):
+        load_labels(path)

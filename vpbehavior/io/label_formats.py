@@ -1,0 +1,565 @@
+"""Behavior label files from annotation tools: BORIS exports and a simple per-frame CSV.
+
+Supported (detected from the header, not the file name):
+
+* BORIS **tabular events** (CSV/TSV): one row per event with ``Time``, ``Subject``,
+  ``Behavior`` and a status (``START`` / ``STOP`` for state events, ``POINT`` for point
+  events). BORIS 8 writes the status in the column named ``Behavior type``; BORIS 7 in
+  ``Status``, after a block of metadata lines. Both are read.
+* BORIS **aggregated events**: ``Start (s)`` / ``Stop (s)`` per bout.
+* BORIS **binary table**: first column ``time`` (seconds, one row per time step), then one
+  column per behavior with 0/1 (state) or a count (point events).
+* The **per-frame CSV**: one row per frame, optional ``frame`` (0-based) and ``subject``
+  columns, then either one column per behavior holding 1 / 0 / -1 (-1 or empty = not
+  annotated) or a single ``behavior`` column holding the behavior name (empty = not annotated).
+
+Tolerance (the problems labs report with BORIS imports): rows whose time, behavior or
+status is missing (``NA``, empty) are skipped and counted; behavior and subject names are
+normalized (surrounding and repeated whitespace removed, matched case-insensitively); a
+file reporting several FPS values is refused with a message listing them unless ``fps`` is
+given; a START without STOP is closed at the end of the recording (with a warning), a STOP
+without START is an error.
+
+Times become frames with ``frame = round((time - time offset) * fps)``; the video's fps is
+the authority when given. Subjects "No focal subject" or empty become the frame-level subject
+``"all"``.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import math
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+
+from vpbehavior.core import NEGATIVE, POSITIVE, UNANNOTATED, BehaviorLabels, Bout
+
+FRAME_LEVEL = "all"
+NO_FOCAL_NAMES = {"", "no focal subject", "all", "none"}
+MISSING = {"", "na", "nan", "n/a", "none", "null"}
+LABEL_SUFFIXES = (".csv", ".tsv", ".txt")
+
+
+def normalize_name(name: object) -> str:
+    """Strip and collapse whitespace in a behavior or subject name."""
+    return " ".join(str(name).split())
+
+
+def name_key(name: object) -> str:
+    """Case- and whitespace-insensitive key used to match names across files."""
+    return normalize_name(name).casefold()
+
+
+def _is_missing(value: object) -> bool:
+    return value is None or str(value).strip().casefold() in MISSING
+
+
+def _subject_name(value: object) -> str:
+    name = normalize_name(value)
+    return FRAME_LEVEL if name.casefold() in NO_FOCAL_NAMES or _is_missing(value) else name
+
+
+@dataclass
+class _Table:
+    """A delimited text table: header, rows, and the lines that preceded the header."""
+
+    path: Path
+    header: list[str]
+    rows: list[list[str]]
+    preamble: list[list[str]] = field(default_factory=list)
+    header_line: int = 1
+
+    def column(self, *names: str, required: bool = True) -> int | None:
+        keys = [name_key(h) for h in self.header]
+        for name in names:
+            if name_key(name) in keys:
+                return keys.index(name_key(name))
+        if required:
+            raise ValueError(
+                f"{self.path}: missing column {names[0]!r} (header at line {self.header_line}: {self.header})"
+            )
+        return None
+
+    def cell(self, row: list[str], col: int | None) -> str:
+        return row[col].strip() if col is not None and col < len(row) else ""
+
+
+def _read_text(path: Path) -> str:
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: label file not found")
+    raw = path.read_bytes()
+    for encoding in ("utf-8-sig", "latin-1"):
+        try:
+            return raw.decode(encoding)
+        except UnicodeDecodeError:
+            continue
+    raise ValueError(f"{path}: not a text file")  # pragma: no cover (latin-1 always decodes)
+
+
+def _delimiter(line: str) -> str:
+    return "\t" if "\t" in line else ","
+
+
+def _is_header(cells: list[str]) -> bool:
+    keys = {name_key(c) for c in cells}
+    boris = "behavior" in keys and ({"time", "start (s)"} & keys)
+    return bool(boris or (cells and name_key(cells[0]) == "time") or keys & {"frame", "behavior", "frame_index"})
+
+
+def read_table(path: str | Path) -> _Table:
+    """Read a CSV/TSV label table, skipping a BORIS metadata block before the header."""
+    path = Path(path)
+    text = _read_text(path)
+    lines = text.splitlines()
+    if not lines or not text.strip():
+        raise ValueError(f"{path}: empty label file")
+    rows = list(csv.reader(io.StringIO(text), delimiter=_delimiter(lines[0])))
+    start = 0
+    # BORIS 7 puts "Observation id,..." metadata lines first; find the real header.
+    for i, cells in enumerate(rows[:200]):
+        if cells and _is_header([c.strip() for c in cells]):
+            start = i
+            break
+    header = [normalize_name(c) for c in rows[start]]
+    body = [r for r in rows[start + 1 :] if any(c.strip() for c in r)]
+    return _Table(path, header, body, rows[:start], start + 1)
+
+
+def sniff_label_kind(path: str | Path) -> str | None:
+    """The kind of label file at ``path``: "behavior_json", "boris_events", "boris_aggregated",
+    "boris_binary", "per_frame", or None when it is not a label file (e.g. a DeepLabCut CSV)."""
+    path = Path(path)
+    if path.name.endswith(".behavior.json"):
+        return "behavior_json"
+    if path.suffix.lower() not in LABEL_SUFFIXES:
+        return None
+    try:
+        with open(path, encoding="utf-8-sig", errors="replace") as fh:
+            head = [fh.readline() for _ in range(40)]
+    except OSError:
+        return None
+    for line in head:
+        cells = [name_key(c) for c in next(csv.reader([line], delimiter=_delimiter(line)), [])]
+        if not cells or cells[0] in ("scorer", "bodyparts", "coords"):  # DeepLabCut
+            if cells and cells[0] == "scorer":
+                return None
+            continue
+        keys = set(cells)
+        if "behavior" in keys and "start (s)" in keys:
+            return "boris_aggregated"
+        if "behavior" in keys and "time" in keys:
+            return "boris_events"
+        if cells[0] == "time":
+            return "boris_binary"
+        if keys & {"frame", "behavior", "frame_index"}:
+            return "per_frame"
+        if len(cells) > 1 and all(c and not _is_number(c) for c in cells):
+            # a header of behavior names, rows of 1/0/-1: the per-frame CSV without a frame column
+            return "per_frame"
+        return None
+    return None
+
+
+def _is_number(text: str) -> bool:
+    try:
+        float(text)
+        return True
+    except ValueError:
+        return False
+
+
+def _float(table: _Table, row: list[str], col: int | None, what: str, line: int) -> float:
+    text = table.cell(row, col)
+    try:
+        return float(text)
+    except ValueError:
+        raise ValueError(f"{table.path}: line {line}: {what} {text!r} is not a number") from None
+
+
+def _fps_values(table: _Table, col: int | None) -> list[float]:
+    """Distinct FPS values reported in a BORIS column (several media files are ';' / '|' separated)."""
+    values: set[float] = set()
+    if col is None:
+        return []
+    for row in table.rows:
+        for part in table.cell(row, col).replace("|", ";").split(";"):
+            part = part.split(":")[-1].strip()
+            if not _is_missing(part) and _is_number(part) and float(part) > 0:
+                values.add(round(float(part), 3))
+    return sorted(values)
+
+
+def _resolve_fps(table: _Table, fps: float | None, col: int | None) -> float:
+    reported = _fps_values(table, col)
+    if fps is not None:
+        if reported and all(abs(v - fps) > 0.01 * fps for v in reported):
+            warnings.warn(
+                f"{table.path}: the file reports FPS {reported} but the video has {fps:g}; "
+                f"using the video's {fps:g}", stacklevel=3)
+        return float(fps)
+    if len(reported) > 1:
+        raise ValueError(
+            f"{table.path}: the file reports several FPS values {reported} (several media files or "
+            "observations in one export); export one observation per video or pass fps= explicitly"
+        )
+    if not reported:
+        raise ValueError(f"{table.path}: no FPS in the file; pass fps= (the video's frame rate)")
+    return reported[0]
+
+
+def _time_offset(table: _Table) -> float:
+    col = table.column("Time offset (s)", "Time offset", required=False)
+    if col is not None:
+        for row in table.rows:
+            text = table.cell(row, col)
+            if _is_number(text):
+                return float(text)
+    for cells in table.preamble:  # BORIS 7 metadata block: "Time offset (s),0.000"
+        if len(cells) > 1 and name_key(cells[0]).startswith("time offset") and _is_number(cells[1].strip()):
+            return float(cells[1])
+    return 0.0
+
+
+def _media_filter(table: _Table, media: str | None) -> list[list[str]]:
+    """Rows of the media file named ``media`` (by stem) when the export names several."""
+    col = table.column("Media file name", "Media file path", "Media file", required=False)
+    if col is None or media is None:
+        return table.rows
+    names = {Path(table.cell(r, col).split(":")[-1]).stem for r in table.rows} - {"", "NA", "Not found"}
+    if len(names) <= 1:
+        return table.rows
+    stem = Path(media).stem
+    rows = [r for r in table.rows if Path(table.cell(r, col).split(":")[-1]).stem == stem]
+    if not rows:
+        raise ValueError(f"{table.path}: no events for media file {stem!r}; the file names {sorted(names)}")
+    return rows
+
+
+def _frame(seconds: float, fps: float, offset: float) -> int:
+    return int(math.floor((seconds - offset) * fps + 0.5))
+
+
+@dataclass
+class _EventParse:
+    bouts: list[Bout]
+    classes: list[str]
+    subjects: list[str]
+    skipped: int
+    n_frames: int
+
+
+def _parse_boris_events(table: _Table, fps: float | None, media: str | None, n_frames: int | None) -> _EventParse:
+    time_col = table.column("Time")
+    beh_col = table.column("Behavior")
+    subj_col = table.column("Subject", required=False)
+    status_col = None
+    for name in ("Status", "Behavior type"):
+        col = table.column(name, required=False)
+        if col is not None and any(table.cell(r, col).upper() in ("START", "STOP", "POINT") for r in table.rows):
+            status_col = col
+            break
+    if status_col is None:
+        raise ValueError(f"{table.path}: missing column 'Status' (START/STOP/POINT) in a BORIS events export")
+    fps = _resolve_fps(table, fps, table.column("FPS", required=False))
+    offset = _time_offset(table)
+    rows = _media_filter(table, media)
+    open_: dict[tuple[str, str], int] = {}
+    bouts, classes, subjects, skipped, last = [], {}, {}, 0, 0
+    first_line = table.header_line + 1
+    for i, row in enumerate(rows):
+        line = first_line + i
+        status = table.cell(row, status_col).upper()
+        if any(_is_missing(table.cell(row, c)) for c in (time_col, beh_col)) or status not in ("START", "STOP", "POINT"):
+            skipped += 1
+            continue
+        behavior = normalize_name(table.cell(row, beh_col))
+        subject = _subject_name(table.cell(row, subj_col))
+        classes.setdefault(behavior, None)
+        subjects.setdefault(subject, None)
+        frame = _frame(_float(table, row, time_col, "Time", line), fps, offset)
+        if frame < 0:
+            raise ValueError(f"{table.path}: line {line}: event at negative frame {frame} (time before the video)")
+        last = max(last, frame + 1)
+        key = (subject, behavior)
+        if status == "POINT":
+            bouts.append(Bout(frame, frame + 1, subject, behavior))
+        elif status == "START":
+            if key in open_:
+                raise ValueError(f"{table.path}: line {line}: {behavior!r} of {subject!r} started twice without STOP")
+            open_[key] = frame
+        else:
+            if key not in open_:
+                raise ValueError(f"{table.path}: line {line}: STOP of {behavior!r} ({subject!r}) without a START")
+            start = open_.pop(key)
+            bouts.append(Bout(start, max(frame, start + 1), subject, behavior))
+    if n_frames is None:
+        n_frames = _duration_frames(table, fps) or last
+    for (subject, behavior), start in open_.items():
+        warnings.warn(f"{table.path}: {behavior!r} of {subject!r} started at frame {start} but never stopped; "
+                      "closed at the end of the recording", stacklevel=3)
+        bouts.append(Bout(start, max(n_frames, start + 1), subject, behavior))
+    return _EventParse(bouts, list(classes), list(subjects), skipped, n_frames)
+
+
+def _duration_frames(table: _Table, fps: float) -> int | None:
+    col = table.column("Media duration (s)", "Total length", required=False)
+    values = {table.cell(r, col) for r in table.rows} if col is not None else set()
+    values = {float(v) for v in values if _is_number(v)}
+    return int(round(max(values) * fps)) if len(values) == 1 else None
+
+
+def _parse_boris_aggregated(table: _Table, fps: float | None, media: str | None, n_frames: int | None) -> _EventParse:
+    beh_col = table.column("Behavior")
+    start_col, stop_col = table.column("Start (s)"), table.column("Stop (s)")
+    subj_col = table.column("Subject", required=False)
+    fps = _resolve_fps(table, fps, table.column("FPS", required=False))
+    offset = _time_offset(table)
+    bouts, classes, subjects, skipped, last = [], {}, {}, 0, 0
+    for i, row in enumerate(_media_filter(table, media)):
+        line = table.header_line + 1 + i
+        if _is_missing(table.cell(row, beh_col)) or _is_missing(table.cell(row, start_col)):
+            skipped += 1
+            continue
+        behavior, subject = normalize_name(table.cell(row, beh_col)), _subject_name(table.cell(row, subj_col))
+        classes.setdefault(behavior, None)
+        subjects.setdefault(subject, None)
+        start = _frame(_float(table, row, start_col, "Start (s)", line), fps, offset)
+        stop_text = table.cell(row, stop_col)
+        stop = _frame(float(stop_text), fps, offset) if _is_number(stop_text) else start + 1
+        bouts.append(Bout(start, max(stop, start + 1), subject, behavior))
+        last = max(last, stop, start + 1)
+    if n_frames is None:
+        n_frames = _duration_frames(table, fps) or last
+    return _EventParse(bouts, list(classes), list(subjects), skipped, n_frames)
+
+
+def _check_length(path: Path, bouts: Sequence[Bout], n_frames: int) -> None:
+    late = [b for b in bouts if b.stop > n_frames]
+    if late:
+        worst = max(late, key=lambda b: b.stop)
+        raise ValueError(
+            f"{path}: labels reach frame {worst.stop - 1} ({worst.behavior!r}) but the recording has "
+            f"{n_frames} frames"
+        )
+
+
+def _read_boris_binary(table: _Table, fps: float | None, n_frames: int | None, subject: str) -> BehaviorLabels:
+    if fps is None:
+        raise ValueError(f"{table.path}: a BORIS binary table has no FPS; pass fps= (the video's frame rate)")
+    classes = [normalize_name(c) for c in table.header[1:]]
+    if not classes:
+        raise ValueError(f"{table.path}: binary table without behavior columns")
+    times, values, skipped = [], [], 0
+    for i, row in enumerate(table.rows):
+        line = table.header_line + 1 + i
+        if _is_missing(table.cell(row, 0)):
+            skipped += 1
+            continue
+        times.append(_float(table, row, 0, "time", line))
+        cells = [table.cell(row, c) for c in range(1, len(table.header))]
+        values.append([(float(c) > 0 if _is_number(c) else np.nan) if not _is_missing(c) else np.nan for c in cells])
+    if not times:
+        raise ValueError(f"{table.path}: binary table has no rows")
+    times_arr = np.asarray(times)
+    step = float(np.median(np.diff(times_arr))) if len(times_arr) > 1 else 1.0 / fps
+    if n_frames is None:
+        n_frames = int(round((times_arr[-1] + step) * fps))
+    frame_t = np.arange(n_frames) / fps
+    idx = np.searchsorted(times_arr, frame_t + 1e-9, side="right") - 1
+    covered = (idx >= 0) & (frame_t < times_arr[-1] + step - 1e-9)
+    table_vals = np.asarray(values, dtype=float)
+    out = np.full((n_frames, 1, len(classes)), UNANNOTATED, np.int8)
+    sel = table_vals[np.clip(idx, 0, len(times_arr) - 1)]
+    known = covered[:, None] & ~np.isnan(sel)
+    out[:, 0][known] = np.where(sel[known] > 0, POSITIVE, NEGATIVE)
+    return BehaviorLabels(out, _dedupe_names(table.path, classes), [subject])
+
+
+def _dedupe_names(path: Path, names: Sequence[str]) -> list[str]:
+    keys = [name_key(n) for n in names]
+    if len(set(keys)) != len(keys):
+        dupes = sorted({n for n, k in zip(names, keys) if keys.count(k) > 1})
+        raise ValueError(f"{path}: behavior names {dupes} appear twice (after name normalization)")
+    return list(names)
+
+
+def _read_per_frame(table: _Table, n_frames: int | None) -> BehaviorLabels:
+    frame_col = table.column("frame", "frame_index", "frame_idx", required=False)
+    subj_col = table.column("subject", required=False)
+    beh_col = table.column("behavior", "behaviour", "label", required=False)
+    data_cols = [c for c in range(len(table.header)) if c not in (frame_col, subj_col, beh_col)]
+    if beh_col is None and not data_cols:
+        raise ValueError(f"{table.path}: per-frame CSV needs a 'behavior' column or one column per behavior")
+    frames, subjects_per_row, cells = [], [], []
+    for i, row in enumerate(table.rows):
+        line = table.header_line + 1 + i
+        if frame_col is not None:
+            f = _float(table, row, frame_col, "frame", line)
+            if f != int(f) or f < 0:
+                raise ValueError(f"{table.path}: line {line}: frame {f} is not a 0-based frame index")
+            frames.append(int(f))
+        else:
+            frames.append(i)
+        subjects_per_row.append(_subject_name(table.cell(row, subj_col)))
+        cells.append(row)
+    subjects = list(dict.fromkeys(subjects_per_row)) or [FRAME_LEVEL]
+    if subj_col is not None and frame_col is None:
+        raise ValueError(f"{table.path}: a per-frame CSV with a 'subject' column needs a 'frame' column")
+    length = max(frames) + 1 if frames else 0
+    if n_frames is None:
+        n_frames = length
+    elif length > n_frames:
+        raise ValueError(f"{table.path}: labels reach frame {length - 1} but the recording has {n_frames} frames")
+    s_index = {s: j for j, s in enumerate(subjects)}
+    if beh_col is not None:
+        classes: dict[str, None] = {}
+        names = [normalize_name(table.cell(r, beh_col)) for r in cells]
+        for n in names:
+            if not _is_missing(n):
+                classes.setdefault(n, None)
+        cls = list(classes)
+        c_index = {c: j for j, c in enumerate(cls)}
+        out = np.full((n_frames, len(subjects), len(cls)), UNANNOTATED, np.int8)
+        for f, s, n in zip(frames, subjects_per_row, names):
+            if not _is_missing(n):
+                out[f, s_index[s]] = NEGATIVE
+                out[f, s_index[s], c_index[n]] = POSITIVE
+        return BehaviorLabels(out, cls, subjects)
+    cls = _dedupe_names(table.path, [table.header[c] for c in data_cols])
+    out = np.full((n_frames, len(subjects), len(cls)), UNANNOTATED, np.int8)
+    for i, (f, s, row) in enumerate(zip(frames, subjects_per_row, cells)):
+        for j, c in enumerate(data_cols):
+            text = table.cell(row, c)
+            if _is_missing(text):
+                continue
+            try:
+                v = int(float(text))
+            except ValueError:
+                raise ValueError(f"{table.path}: line {table.header_line + 1 + i}: column {cls[j]!r}: "
+                                 f"expected 1, 0 or -1, found {text!r}") from None
+            if v not in (UNANNOTATED, NEGATIVE, POSITIVE):
+                raise ValueError(f"{table.path}: line {table.header_line + 1 + i}: column {cls[j]!r}: "
+                                 f"expected 1, 0 or -1, found {text!r}")
+            out[f, s_index[s], j] = v
+    return BehaviorLabels(out, cls, subjects)
+
+
+def read_label_file(
+    path: str | Path,
+    n_frames: int | None = None,
+    fps: float | None = None,
+    media: str | None = None,
+    subject: str = FRAME_LEVEL,
+) -> BehaviorLabels:
+    """Read a label file (our ``.behavior.json``, a BORIS export or the per-frame CSV).
+
+    Parameters
+    ----------
+    path
+        The label file; its kind is detected from its header.
+    n_frames
+        Length of the recording (the video's frame count). Labels beyond it are an error;
+        without it, the file's own extent is used.
+    fps
+        The video's frame rate, used to turn BORIS times into frames (BORIS's own FPS column
+        is used only when this is not given).
+    media
+        Video file name, to pick its rows from a BORIS export that covers several media files.
+    subject
+        Subject of a BORIS binary table (BORIS writes one file per subject).
+
+    Returns
+    -------
+    BehaviorLabels
+        Subjects as named in the file ("all" for frame-level labels), classes in order of
+        first appearance.
+    """
+    path = Path(path)
+    kind = sniff_label_kind(path)
+    if kind is None:
+        raise ValueError(f"{path}: not a recognized label file (expected a BORIS export, the per-frame CSV "
+                         "with a 'frame'/'behavior' header, or a .behavior.json file)")
+    if kind == "behavior_json":
+        from vpbehavior.io.labels_file import load_labels
+
+        labels = load_labels(path)
+        if n_frames is not None and labels.n_frames != n_frames:
+            if labels.n_frames > n_frames:
+                raise ValueError(f"{path}: labels cover {labels.n_frames} frames but the recording has {n_frames}")
+            labels = _pad(labels, n_frames)
+        return labels
+    table = read_table(path)
+    if kind in ("boris_events", "boris_aggregated"):
+        parse = (_parse_boris_events if kind == "boris_events" else _parse_boris_aggregated)(table, fps, media, n_frames)
+        if not parse.bouts and not parse.classes:
+            raise ValueError(f"{path}: no events ({parse.skipped} rows skipped as incomplete)")
+        _check_length(path, parse.bouts, parse.n_frames)
+        _dedupe_names(path, parse.classes)
+        return BehaviorLabels.from_bouts(parse.bouts, parse.n_frames, parse.classes, parse.subjects, annotated=True)
+    if kind == "boris_binary":
+        return _read_boris_binary(table, fps, n_frames, _subject_name(subject))
+    return _read_per_frame(table, n_frames)
+
+
+def _pad(labels: BehaviorLabels, n_frames: int) -> BehaviorLabels:
+    pad = np.full((n_frames - labels.n_frames, *labels.values.shape[1:]), UNANNOTATED, np.int8)
+    return BehaviorLabels(np.concatenate([labels.values, pad]), labels.classes, labels.subjects, labels.background)
+
+
+def merge_labels(parts: Sequence[BehaviorLabels], source: str = "") -> BehaviorLabels:
+    """Union of label tables of one recording (e.g. one BORIS binary table per subject).
+
+    Classes and subjects are united in order of first appearance; a cell annotated in two
+    parts with different values is an error.
+    """
+    if not parts:
+        raise ValueError("no labels to merge")
+    if len(parts) == 1:
+        return parts[0]
+    n = parts[0].n_frames
+    if any(p.n_frames != n for p in parts):
+        raise ValueError(f"{source}: label files cover different frame counts {[p.n_frames for p in parts]}")
+    classes = list(dict.fromkeys(c for p in parts for c in p.classes))
+    subjects = list(dict.fromkeys(s for p in parts for s in p.subjects))
+    out = np.full((n, len(subjects), len(classes)), UNANNOTATED, np.int8)
+    for p in parts:
+        s_idx = [subjects.index(s) for s in p.subjects]
+        c_idx = [classes.index(c) for c in p.classes]
+        block = out[:, s_idx][:, :, c_idx]
+        clash = (block != UNANNOTATED) & (p.values != UNANNOTATED) & (block != p.values)
+        if clash.any():
+            raise ValueError(f"{source}: label files disagree on {int(clash.sum())} annotated cells")
+        block = np.where(p.values != UNANNOTATED, p.values, block)
+        out[np.ix_(np.arange(n), s_idx, c_idx)] = block
+    return BehaviorLabels(out, classes, subjects)
+
+
+def align_subjects(labels: BehaviorLabels, subjects: Sequence[str], source: str = "") -> BehaviorLabels:
+    """Put ``labels`` on the recording's subjects (e.g. pose tracks), matching names loosely.
+
+    Subjects of the recording without labels become not annotated; frame-level labels
+    ("all") are kept as an extra subject. A labelled subject that the recording does not
+    have is an error naming ``source``.
+    """
+    by_key = {name_key(s): s for s in subjects}
+    mapping = {}
+    unknown = []
+    for s in labels.subjects:
+        if s == FRAME_LEVEL:
+            mapping[s] = FRAME_LEVEL
+        elif name_key(s) in by_key:
+            mapping[s] = by_key[name_key(s)]
+        else:
+            unknown.append(s)
+    if unknown:
+        raise ValueError(f"{source}: subjects {unknown} are not in the recording, whose subjects are {list(subjects)}")
+    target = list(subjects) + ([FRAME_LEVEL] if FRAME_LEVEL in mapping and FRAME_LEVEL not in subjects else [])
+    out = np.full((labels.n_frames, len(target), len(labels.classes)), UNANNOTATED, np.int8)
+    for j, s in enumerate(labels.subjects):
+        out[:, target.index(mapping[s])] = labels.values[:, j]
+    return BehaviorLabels(out, labels.classes, target, labels.background)

@@ -1,0 +1,153 @@
+"""sleap-io bridge: pose files (SLEAP .slp, DeepLabCut .h5/.csv, ...) and behavior events.
+
+Bouts round-trip to sleap-io's behavior events (sleap-io >= 0.9), so labels can live in
+the same .slp file as the pose. sleap-io events are inclusive ``[start_frame, end_frame]``;
+our bouts are ``[start, stop)``; the conversion happens here and nowhere else.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+
+from vpbehavior.core import BehaviorLabels, Bout, Pose
+
+# Event metadata keys we write so that a round trip restores the label table exactly.
+_FRAME_LEVEL_SUBJECT = "all"
+
+
+def load_pose_file(path: str | Path):
+    """Read a pose file with sleap-io (format from the extension), naming the file on error."""
+    import sleap_io as sio
+
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: pose file not found")
+    try:
+        return sio.load_file(str(path))
+    except Exception as err:  # sleap-io raises many types; report them uniformly
+        raise ValueError(f"{path}: could not read pose file ({type(err).__name__}: {err})") from err
+
+
+def pose_from_sleap(labels, n_frames: int | None = None, video=None) -> Pose:
+    """Keypoint array ``[T, S, K, 2]`` (one subject per track) from sleap-io ``Labels``.
+
+    Frames without instances are NaN. Without tracks, instances are taken in file
+    order and named ``instance0, instance1, ...``.
+    """
+    untracked = len(labels.tracks) == 0
+    arr = labels.numpy(video=video, untracked=untracked, return_confidence=True)
+    points, scores = arr[..., :2], arr[..., 2]
+    if n_frames is not None and points.shape[0] != n_frames:
+        if points.shape[0] > n_frames:
+            raise ValueError(
+                f"pose has {points.shape[0]} frames but the recording has {n_frames}"
+            )
+        pad = n_frames - points.shape[0]
+        points = np.concatenate([points, np.full((pad, *points.shape[1:]), np.nan, points.dtype)])
+        scores = np.concatenate([scores, np.full((pad, *scores.shape[1:]), np.nan, scores.dtype)])
+    if untracked:
+        subjects = [f"instance{i}" for i in range(points.shape[1])]
+    else:
+        subjects = [t.name or f"track{i}" for i, t in enumerate(labels.tracks)]
+        subjects = _dedupe(subjects)
+    nodes = [n.name for n in labels.skeletons[0].nodes] if labels.skeletons else []
+    return Pose(points, nodes, subjects, scores)
+
+
+def pose_to_sleap(pose: Pose, video_path: str | Path | None = None, skeleton_name: str = "skeleton"):
+    """sleap-io ``Labels`` with one track per subject and one instance per subject and frame."""
+    import sleap_io as sio
+
+    skeleton = sio.Skeleton(list(pose.keypoint_names), name=skeleton_name)
+    tracks = [sio.Track(name=s) for s in pose.subjects]
+    video = sio.Video(filename=str(video_path) if video_path else "", open_backend=False)
+    frames = []
+    for t in range(pose.n_frames):
+        instances = []
+        for s, track in enumerate(tracks):
+            pts = pose.points[t, s]
+            if np.isnan(pts).all():
+                continue
+            instances.append(sio.Instance.from_numpy(pts.astype(np.float64), skeleton=skeleton, track=track))
+        if instances:
+            frames.append(sio.LabeledFrame(video=video, frame_idx=t, instances=instances))
+    return sio.Labels(labeled_frames=frames, videos=[video], skeletons=[skeleton], tracks=tracks)
+
+
+def _dedupe(names: Sequence[str]) -> list[str]:
+    seen: dict[str, int] = {}
+    out = []
+    for name in names:
+        if name in seen:
+            seen[name] += 1
+            out.append(f"{name}_{seen[name]}")
+        else:
+            seen[name] = 0
+            out.append(name)
+    return out
+
+
+def labels_to_events(labels: BehaviorLabels, sleap_labels, video=None, predicted: bool = False,
+                     scores: np.ndarray | None = None) -> None:
+    """Add ``labels``' bouts to ``sleap_labels.events`` (in place).
+
+    Subjects are matched to tracks by name (created when missing); a frame-level
+    subject ("all") becomes an event without subject. With ``predicted=True`` events
+    are `PredictedEvent`s carrying the per-frame ``scores[T, S, C]`` when given.
+    """
+    import sleap_io as sio
+
+    video = video if video is not None else (sleap_labels.videos[0] if sleap_labels.videos else None)
+    if video is None:
+        raise ValueError("sleap-io Labels have no video to attach behavior events to")
+    types = {et.name: et for et in sleap_labels.event_types}
+    for name in labels.classes:
+        if name not in types:
+            types[name] = sio.EventType(name=name)
+            sleap_labels.event_types.append(types[name])
+    tracks = {t.name: t for t in sleap_labels.tracks}
+    for bout in labels.to_bouts():
+        subject = None
+        if bout.subject != _FRAME_LEVEL_SUBJECT or len(labels.subjects) > 1:
+            if bout.subject not in tracks:
+                tracks[bout.subject] = sio.Track(name=bout.subject)
+                sleap_labels.tracks.append(tracks[bout.subject])
+            subject = tracks[bout.subject]
+        kwargs = dict(type=types[bout.behavior], video=video, start_frame=bout.start,
+                      end_frame=bout.stop - 1, subject=subject, source="vpbehavior")
+        if predicted:
+            event_scores = None
+            if scores is not None:
+                s, c = labels.subjects.index(bout.subject), labels.class_index(bout.behavior)
+                event_scores = scores[bout.start:bout.stop, s, c]
+            event = sio.PredictedEvent(**kwargs, scores=event_scores,
+                                       score=None if event_scores is None else float(np.mean(event_scores)))
+        else:
+            event = sio.UserEvent(**kwargs)
+        sleap_labels.events.append(event)
+
+
+def events_to_bouts(sleap_labels, video=None) -> list[Bout]:
+    """Bouts (stop exclusive) from the behavior events of one video."""
+    video = video if video is not None else (sleap_labels.videos[0] if sleap_labels.videos else None)
+    bouts = []
+    for ev in sleap_labels.events:
+        if video is not None and ev.video is not video:
+            continue
+        subject = ev.subject.name if ev.subject is not None else _FRAME_LEVEL_SUBJECT
+        score = getattr(ev, "score", None)
+        bouts.append(Bout(ev.start_frame, ev.end_frame + 1, subject, ev.type.name, score))
+    return bouts
+
+
+def events_to_labels(sleap_labels, n_frames: int, subjects: Sequence[str] | None = None,
+                     video=None, annotated: bool | np.ndarray = True) -> BehaviorLabels:
+    """`BehaviorLabels` from behavior events; the vocabulary is the file's event types."""
+    bouts = events_to_bouts(sleap_labels, video)
+    classes = [et.name for et in sleap_labels.event_types] or None
+    if subjects is None:
+        subjects = list(dict.fromkeys(b.subject for b in bouts)) or [_FRAME_LEVEL_SUBJECT]
+    return BehaviorLabels.from_bouts(bouts, n_frames, classes=classes, subjects=subjects, annotated=annotated)

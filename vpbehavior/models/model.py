@@ -1,0 +1,350 @@
+"""User-facing VideoPrism models: the video encoder and the LvT video-text model."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from . import checkpoints as ckpt
+from .configs import VideoPrismConfig, get_config
+from .encoder import FactorizedEncoder
+from .layers import Attention, Transformer
+from .lvt import AttentionPooler, TextEncoder, l2_normalize
+
+PathLike = str | os.PathLike
+ConfigLike = str | Mapping[str, Any] | VideoPrismConfig
+
+
+@dataclass
+class VideoPrismOutput:
+    """Outputs of a forward pass.
+
+    Attributes
+    ----------
+    embeddings : Tensor
+        ``[B, T * N, D]`` spatiotemporal tokens (index ``t * N + n``).
+    spatial_features : Tensor
+        ``[B, T * N, D]`` output of the spatial stage (after ``spatial_ln``).
+    video_embeddings, frame_embeddings, text_embeddings : Tensor or None
+        LvT only: ``[B, D]``, ``[B, T, D]`` and ``[B_text, D]``.
+    """
+
+    embeddings: torch.Tensor | None = None
+    spatial_features: torch.Tensor | None = None
+    video_embeddings: torch.Tensor | None = None
+    frame_embeddings: torch.Tensor | None = None
+    text_embeddings: torch.Tensor | None = None
+
+
+class VideoPrism(nn.Module):
+    """VideoPrism video encoder.
+
+    Parameters
+    ----------
+    config : str, dict or VideoPrismConfig
+        Config name (see :mod:`vpbehavior.models.configs`), official config dict or object.
+    attention_impl : str, optional
+        ``"auto"``, ``"eager"``, ``"sdpa"`` or ``"flex"``; overrides the config.
+
+    Use :func:`build_model`, :meth:`from_flax`, :meth:`from_pretrained` or :meth:`load` to
+    get the right class (video or LvT) for a config.
+    """
+
+    def __init__(self, config: ConfigLike = "base", attention_impl: str | None = None) -> None:
+        super().__init__()
+        cfg = get_config(config)
+        if attention_impl is not None:
+            cfg = cfg.replace(attention_impl=attention_impl)
+        self.config = cfg
+        self.vision_encoder = FactorizedEncoder(cfg)
+
+    # ------------------------------------------------------------------ properties
+    @property
+    def model_dim(self) -> int:
+        return self.config.model_dim
+
+    @property
+    def patch_size(self) -> int:
+        return self.config.patch_size
+
+    @property
+    def num_heads(self) -> int:
+        return self.config.num_heads
+
+    @property
+    def image_size(self) -> int:
+        """Native input size in pixels (288 for the released models)."""
+        return self.config.image_size
+
+    @property
+    def num_frames(self) -> int:
+        """Frames of the stored temporal table (any T works through interpolation)."""
+        return self.config.num_frames
+
+    # ------------------------------------------------------------------ switches
+    def set_grad_checkpointing(self, enable: bool = True) -> None:
+        """Recompute transformer layers in backward (saves activation memory)."""
+        for m in self.modules():
+            if isinstance(m, Transformer):
+                m.grad_checkpointing = enable
+
+    def set_attention_impl(self, impl: str) -> None:
+        """Switch every attention layer to ``impl`` (``auto``/``eager``/``sdpa``/``flex``)."""
+        for m in self.modules():
+            if isinstance(m, Attention):
+                m.set_attention_impl(impl)
+        self.config = self.config.replace(attention_impl=impl)
+
+    # ------------------------------------------------------------------ forward
+    def forward(
+        self,
+        video: torch.Tensor,
+        frame_paddings: torch.Tensor | None = None,
+        token_indices: torch.Tensor | None = None,
+    ) -> VideoPrismOutput:
+        """Encode ``video [B, T, H, W, 3]`` in [0, 1].
+
+        ``frame_paddings [B, T]`` marks padded frames with 1; ``token_indices`` keeps a
+        subset of spatial positions (see :meth:`FactorizedEncoder.forward`).
+        """
+        emb, spatial = self.vision_encoder(video, frame_paddings, token_indices)
+        return VideoPrismOutput(embeddings=emb, spatial_features=spatial)
+
+    def forward_features(
+        self, video: torch.Tensor, frame_paddings: torch.Tensor | None = None
+    ) -> torch.Tensor:
+        """Spatiotemporal tokens ``[B, T * N, D]`` only."""
+        return self.vision_encoder(video, frame_paddings)[0]
+
+    # ------------------------------------------------------------------ construction
+    @staticmethod
+    def model_class(config: ConfigLike) -> type[VideoPrism]:
+        """The class that implements ``config`` (video or LvT)."""
+        return VideoPrismLvT if get_config(config).is_lvt else VideoPrism
+
+    @classmethod
+    def from_flax(
+        cls,
+        npz_path_or_dict: PathLike | Mapping[str, Any],
+        config: ConfigLike | None = None,
+        *,
+        attention_impl: str | None = None,
+        dtype: torch.dtype = torch.float32,
+        device: str | torch.device = "cpu",
+    ) -> VideoPrism:
+        """Build a model from an official Flax checkpoint (npz path or name->array dict).
+
+        ``config`` defaults to the config inferred from the parameter shapes.
+        """
+        params = (
+            npz_path_or_dict
+            if isinstance(npz_path_or_dict, Mapping)
+            else ckpt.load_npz(npz_path_or_dict)
+        )
+        cfg = ckpt.infer_config(params) if config is None else get_config(config)
+        arrays = ckpt.convert_flax_params(params, cfg)
+        state = ckpt.to_state_dict(arrays, dtype)
+        return cls._from_state_dict(state, cfg, attention_impl, device)
+
+    @classmethod
+    def _from_state_dict(
+        cls,
+        state: Mapping[str, torch.Tensor],
+        cfg: VideoPrismConfig,
+        attention_impl: str | None,
+        device: str | torch.device = "cpu",
+    ) -> VideoPrism:
+        klass = VideoPrism.model_class(cfg)
+        with torch.device("meta"):
+            model = klass(cfg, attention_impl=attention_impl)
+        model.load_state_dict(dict(state), strict=True, assign=True)
+        return model.to(device).eval()
+
+    @classmethod
+    def from_pretrained(
+        cls,
+        name_or_repo_or_path: PathLike,
+        config: ConfigLike | None = None,
+        *,
+        filename: str | None = None,
+        revision: str | None = None,
+        cache_dir: PathLike | None = None,
+        local_files_only: bool = False,
+        attention_impl: str | None = None,
+        dtype: torch.dtype = torch.float32,
+        device: str | torch.device = "cpu",
+    ) -> VideoPrism:
+        """Load released or saved weights.
+
+        ``name_or_repo_or_path`` may be a local ``.npz`` (official), ``.safetensors`` /
+        ``.pt`` (ours) or a folder holding one of them; a released name
+        (``videoprism_public_v1_base``, ``videoprism_lvt_public_v1_large``, ``base``, ...);
+        or a hub repo id (``google/videoprism-base-f16r288``; other repos need
+        ``filename``). Hub files are fetched with ``huggingface_hub`` (its cache and
+        offline mode apply).
+        """
+        path = Path(name_or_repo_or_path)
+        if path.exists():
+            return cls._from_local(path, config, attention_impl, dtype, device)
+        name = str(name_or_repo_or_path)
+        released = ckpt.resolve_released(name)
+        if released is not None:
+            repo, fname, cfg = released
+            filename = filename or fname
+            config = cfg if config is None else config
+        elif "/" in name and not name.startswith((".", "/")):
+            repo = name
+            if filename is None:
+                raise ValueError(
+                    f"{name!r} is not a released VideoPrism repo; pass filename= "
+                    "(an official .npz or one of our .safetensors files)"
+                )
+        else:
+            raise FileNotFoundError(
+                f"{name!r} is neither a local path, a released VideoPrism name "
+                f"({sorted(ckpt.RELEASED_NAMES)}) nor a hub repo id"
+            )
+        local = ckpt.hub_download(
+            repo, filename, revision=revision, cache_dir=cache_dir,
+            local_files_only=local_files_only,
+        )
+        return cls._from_local(local, config, attention_impl, dtype, device)
+
+    @classmethod
+    def _from_local(
+        cls,
+        path: Path,
+        config: ConfigLike | None,
+        attention_impl: str | None,
+        dtype: torch.dtype,
+        device: str | torch.device,
+    ) -> VideoPrism:
+        if path.is_dir():
+            found = sorted(path.glob("*.safetensors")) or sorted(path.glob("*.npz"))
+            if len(found) != 1:
+                raise FileNotFoundError(
+                    f"expected exactly one .safetensors or .npz file in {path}, "
+                    f"found {[p.name for p in found]}"
+                )
+            path = found[0]
+        if path.suffix == ".npz":
+            return cls.from_flax(
+                path, config, attention_impl=attention_impl, dtype=dtype, device=device
+            )
+        model = cls.load(path, attention_impl=attention_impl, device=device)
+        return model.to(dtype)
+
+    @classmethod
+    def load(
+        cls,
+        path: PathLike,
+        *,
+        attention_impl: str | None = None,
+        device: str | torch.device = "cpu",
+    ) -> VideoPrism:
+        """Load a file written by :meth:`save` (safetensors, or ``.pt`` weights-only)."""
+        state, cfg = ckpt.load_checkpoint(path)
+        return cls._from_state_dict(state, cfg, attention_impl, device)
+
+    def save(self, path: PathLike) -> Path:
+        """Save weights and config (safetensors; ``.pt``/``.pth`` use torch.save)."""
+        return ckpt.save_checkpoint(self.state_dict(), self.config, path)
+
+
+class VideoPrismLvT(VideoPrism):
+    """VideoPrism video-text model (official ``FactorizedVideoCLIP``)."""
+
+    def __init__(self, config: ConfigLike = "lvt_base", attention_impl: str | None = None):
+        super().__init__(config, attention_impl)
+        c = self.config
+        if not c.is_lvt:
+            raise ValueError(f"config {c.name!r} has no text tower (vocabulary_size == 0)")
+        impl = c.attention_impl
+        self.auxiliary_encoder = Transformer(
+            c.num_auxiliary_layers, c.model_dim, c.num_heads, c.mlp_dim, c.atten_logit_cap,
+            "gelu", impl,
+        )
+        self.contrastive_vision_pooler = AttentionPooler(
+            c.model_dim, c.num_heads, 4 * c.model_dim, impl
+        )
+        self.text_encoder = TextEncoder(
+            c.vocabulary_size, c.model_dim, c.num_heads, c.num_unimodal_layers,
+            c.atten_logit_cap, c.enable_causal_atten, impl,
+        )
+
+    def pool_tokens(
+        self, tokens: torch.Tensor, num_frames: int, normalize: bool = True
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Clip and per-frame embeddings from vision-tower tokens ``[B, T * N, D]``."""
+        b, tn, d = tokens.shape
+        x = self.auxiliary_encoder(tokens)
+        video = self.contrastive_vision_pooler(x)[:, 0]
+        frames = self.contrastive_vision_pooler(x.reshape(b * num_frames, tn // num_frames, d))
+        frames = frames.reshape(b, num_frames, d)
+        if normalize:
+            video, frames = l2_normalize(video), l2_normalize(frames)
+        return video, frames
+
+    def encode_video(
+        self,
+        video: torch.Tensor,
+        frame_paddings: torch.Tensor | None = None,
+        normalize: bool = True,
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """``video [B, T, H, W, 3]`` -> ``(video_embeddings [B, D], frame_embeddings [B, T, D])``.
+
+        The auxiliary layers and the pooler ignore ``frame_paddings`` (as in the official
+        model); the paddings only reach the vision tower.
+        """
+        tokens, _ = self.vision_encoder(video, frame_paddings)
+        return self.pool_tokens(tokens, video.shape[1], normalize)
+
+    def encode_text(
+        self,
+        token_ids: torch.Tensor | np.ndarray,
+        paddings: torch.Tensor | np.ndarray | None = None,
+        normalize: bool = True,
+    ) -> torch.Tensor:
+        """``token_ids [B, L]`` with ``paddings [B, L]`` (1 = pad) -> ``[B, D]``."""
+        device = self.text_encoder.cls_emb.device
+        ids = torch.as_tensor(token_ids, device=device).long()
+        pads = None if paddings is None else torch.as_tensor(paddings, device=device)
+        emb = self.text_encoder(ids, pads)
+        return l2_normalize(emb) if normalize else emb
+
+    def forward(
+        self,
+        video: torch.Tensor | None = None,
+        token_ids: torch.Tensor | None = None,
+        paddings: torch.Tensor | None = None,
+        frame_paddings: torch.Tensor | None = None,
+        normalize: bool = True,
+        token_indices: torch.Tensor | None = None,
+    ) -> VideoPrismOutput:
+        """Video and/or text branch; video outputs include the vision-tower tokens."""
+        out = VideoPrismOutput()
+        if video is not None:
+            emb, spatial = self.vision_encoder(video, frame_paddings, token_indices)
+            out.embeddings, out.spatial_features = emb, spatial
+            out.video_embeddings, out.frame_embeddings = self.pool_tokens(
+                emb, video.shape[1], normalize
+            )
+        if token_ids is not None:
+            out.text_embeddings = self.encode_text(token_ids, paddings, normalize)
+        return out
+
+
+def build_model(
+    config: ConfigLike, *, attention_impl: str | None = None, seed: int | None = None
+) -> VideoPrism:
+    """Randomly initialised model (video or LvT, as the config says)."""
+    if seed is not None:
+        torch.manual_seed(seed)
+    return VideoPrism.model_class(config)(config, attention_impl=attention_impl)

@@ -1,0 +1,2 @@
+"""placeholder"""
+Tokenizer = canonicalize_text = tokenize_texts = None
