@@ -31,9 +31,9 @@ import csv
 import io
 import math
 import warnings
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Sequence
 
 import numpy as np
 
@@ -143,25 +143,22 @@ def sniff_label_kind(path: str | Path) -> str | None:
             head = [fh.readline() for _ in range(40)]
     except OSError:
         return None
-    for line in head:
-        cells = [name_key(c) for c in next(csv.reader([line], delimiter=_delimiter(line)), [])]
-        if not cells or cells[0] in ("scorer", "bodyparts", "coords"):  # DeepLabCut
-            if cells and cells[0] == "scorer":
-                return None
-            continue
-        keys = set(cells)
+    rows = [[name_key(c) for c in next(csv.reader([ln], delimiter=_delimiter(ln)), [])] for ln in head if ln.strip()]
+    if not rows or rows[0][0] == "scorer":  # DeepLabCut pose CSV
+        return None
+    for keys in map(set, rows):  # BORIS 7 puts metadata lines before its header
         if "behavior" in keys and "start (s)" in keys:
             return "boris_aggregated"
         if "behavior" in keys and "time" in keys:
             return "boris_events"
-        if cells[0] == "time":
-            return "boris_binary"
-        if keys & {"frame", "behavior", "frame_index"}:
-            return "per_frame"
-        if len(cells) > 1 and all(c and not _is_number(c) for c in cells):
-            # a header of behavior names, rows of 1/0/-1: the per-frame CSV without a frame column
-            return "per_frame"
-        return None
+    first = rows[0]
+    if first[0] == "time":
+        return "boris_binary"
+    if set(first) & {"frame", "behavior", "behaviour", "frame_index", "frame_idx"}:
+        return "per_frame"
+    if len(first) > 1 and all(c and not _is_number(c) for c in first) and len(rows) > 1 and all(
+            _is_number(c) or c in MISSING for c in rows[1]):
+        return "per_frame"  # a header of behavior names over rows of 1/0/-1
     return None
 
 
@@ -246,6 +243,8 @@ def _frame(seconds: float, fps: float, offset: float) -> int:
 
 @dataclass
 class _EventParse:
+    """Bouts of a BORIS events export; names merged case-insensitively (first spelling kept)."""
+
     bouts: list[Bout]
     classes: list[str]
     subjects: list[str]
@@ -277,10 +276,9 @@ def _parse_boris_events(table: _Table, fps: float | None, media: str | None, n_f
         if any(_is_missing(table.cell(row, c)) for c in (time_col, beh_col)) or status not in ("START", "STOP", "POINT"):
             skipped += 1
             continue
-        behavior = normalize_name(table.cell(row, beh_col))
+        behavior = classes.setdefault(name_key(table.cell(row, beh_col)), normalize_name(table.cell(row, beh_col)))
         subject = _subject_name(table.cell(row, subj_col))
-        classes.setdefault(behavior, None)
-        subjects.setdefault(subject, None)
+        subject = subjects.setdefault(name_key(subject), subject)
         frame = _frame(_float(table, row, time_col, "Time", line), fps, offset)
         if frame < 0:
             raise ValueError(f"{table.path}: line {line}: event at negative frame {frame} (time before the video)")
@@ -303,7 +301,7 @@ def _parse_boris_events(table: _Table, fps: float | None, media: str | None, n_f
         warnings.warn(f"{table.path}: {behavior!r} of {subject!r} started at frame {start} but never stopped; "
                       "closed at the end of the recording", stacklevel=3)
         bouts.append(Bout(start, max(n_frames, start + 1), subject, behavior))
-    return _EventParse(bouts, list(classes), list(subjects), skipped, n_frames)
+    return _EventParse(bouts, list(classes.values()), list(subjects.values()), skipped, n_frames)
 
 
 def _duration_frames(table: _Table, fps: float) -> int | None:
@@ -325,9 +323,9 @@ def _parse_boris_aggregated(table: _Table, fps: float | None, media: str | None,
         if _is_missing(table.cell(row, beh_col)) or _is_missing(table.cell(row, start_col)):
             skipped += 1
             continue
-        behavior, subject = normalize_name(table.cell(row, beh_col)), _subject_name(table.cell(row, subj_col))
-        classes.setdefault(behavior, None)
-        subjects.setdefault(subject, None)
+        behavior = classes.setdefault(name_key(table.cell(row, beh_col)), normalize_name(table.cell(row, beh_col)))
+        subject = _subject_name(table.cell(row, subj_col))
+        subject = subjects.setdefault(name_key(subject), subject)
         start = _frame(_float(table, row, start_col, "Start (s)", line), fps, offset)
         stop_text = table.cell(row, stop_col)
         stop = _frame(float(stop_text), fps, offset) if _is_number(stop_text) else start + 1
@@ -335,7 +333,7 @@ def _parse_boris_aggregated(table: _Table, fps: float | None, media: str | None,
         last = max(last, stop, start + 1)
     if n_frames is None:
         n_frames = _duration_frames(table, fps) or last
-    return _EventParse(bouts, list(classes), list(subjects), skipped, n_frames)
+    return _EventParse(bouts, list(classes.values()), list(subjects.values()), skipped, n_frames)
 
 
 def _check_length(path: Path, bouts: Sequence[Bout], n_frames: int) -> None:

@@ -1,0 +1,167 @@
+"""ChimpACT loader on writer-made (SYNTHETIC) files with the spec's exact layout and quirks."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from fixtures_writers.chimpact import BEHAVIORS, KEYPOINTS, random_clip, write_processed_action_csv, write_release
+
+import vpbehavior
+from vpbehavior.io import chimpact
+from vpbehavior.io.registry import detect_format
+
+TRAIN = "Azibo_ObsChimp_2099_01_01_a_clip_0_45"     # not in the official lists -> train
+VAL = "Azibo_ObsChimp_2017_11_10_clip_7000_8000"    # official val
+TEST = "Azibo_ObsChimp_2018_07_06_d_clip_0_696"     # official test (indoor)
+
+
+@pytest.fixture
+def release(tmp_path):
+    clips = {TRAIN: random_clip(45, seed=1, skip_blocks=(2,)), VAL: random_clip(60, identities=(3, 23), seed=2),
+             TEST: random_clip(30, identities=(22,), seed=3)}
+    n_frames = {TRAIN: 45, VAL: 1000, TEST: 696}
+    return write_release(tmp_path, clips, n_frames, videos={TRAIN})
+
+
+def _expected_counts(written):
+    counts = dict.fromkeys(BEHAVIORS, 0)
+    for clip in written.values():
+        for boxes in clip.keyframes.values():
+            for b in boxes:
+                for x in b.behaviors:
+                    counts[BEHAVIORS[x]] += 1
+    return counts
+
+
+def test_release_loads_with_quirks(release, tmp_path):
+    root = tmp_path / "ChimpACT_release"
+    for target in (root, root / "labels", release[TRAIN].json_path):
+        assert detect_format(target) == "chimpact"
+    ds = vpbehavior.load(root)
+    assert not ds.failures and ds.format == "chimpact"
+    s = ds.summary()
+    assert s["splits"] == {"train": 1, "val": 1, "test": 1}
+    assert s["classes"] == list(BEHAVIORS)          # from action_list.txt (1-based ids)
+    assert s["label_counts"] == _expected_counts(release)
+    rec = ds[TRAIN]
+    assert rec.n_frames == 45 and rec.video == release[TRAIN].video and rec.fps == pytest.approx(25)
+    assert ds[VAL].n_frames == 1000 and ds[TEST].metadata["test_subset"] == "indoor"
+    assert rec.subjects == ("Azibo", "Fraukje", "unknown", "unknown_2")
+    for k, boxes in release[TRAIN].keyframes.items():
+        f = 10 * k                                   # block index k -> frame 10k
+        for j, b in enumerate(boxes):
+            x, y, w, h = b.xywh
+            assert np.allclose(rec.boxes[f, j], [x, y, x + w, y + h])
+            assert sorted(np.flatnonzero(rec.labels.positive[f, j])) == b.behaviors
+            assert (rec.labels.values[f, j] >= 0).all()
+            kp = rec.pose.points[f, j]
+            if len(b.keypoints) == 48:
+                arr = np.asarray(b.keypoints).reshape(16, 3)
+                vis = arr[:, 2] > 0
+                assert np.allclose(kp[vis], arr[vis, :2]) and np.isnan(kp[~vis]).all()
+            else:
+                assert np.isnan(kp).all()
+    assert rec.pose.keypoint_names == KEYPOINTS
+    keyframes = {10 * k for k in release[TRAIN].keyframes}
+    other = [f for f in range(45) if f not in keyframes]
+    assert (rec.labels.values[other] == -1).all() and np.isnan(rec.boxes[other]).all()
+    assert (rec.labels.values[20] == -1).all()      # block 2 is missing
+
+
+def test_propagate_rule(release, tmp_path):
+    rec = vpbehavior.load(tmp_path / "ChimpACT_release" / "labels", propagate=True)[TRAIN]
+    kf = release[TRAIN].keyframes
+    b0, b1 = kf[0][0], kf[1][0]                     # Azibo in blocks 0 and 1: matched
+    def box(b):
+        return np.array([b.xywh[0], b.xywh[1], b.xywh[0] + b.xywh[2], b.xywh[1] + b.xywh[3]])
+    assert np.allclose(rec.boxes[3, 0], 0.7 * box(b0) + 0.3 * box(b1), atol=1e-4)
+    assert sorted(np.flatnonzero(rec.labels.positive[5, 0])) == b0.behaviors     # offset 5: current
+    assert sorted(np.flatnonzero(rec.labels.positive[6, 0])) == b1.behaviors     # offset 6: next
+    # block 1 -> block 2 missing: held for 9 frames with block 1's box and labels, then nothing
+    assert np.allclose(rec.boxes[19, 0], box(b1))
+    assert sorted(np.flatnonzero(rec.labels.positive[19, 0])) == b1.behaviors
+    assert (rec.labels.values[20] == -1).all()
+    # unknown boxes are never matched: held
+    u0 = kf[0][2]
+    assert np.allclose(rec.boxes[8, 2], box(u0))
+    assert rec.metadata["propagated"] is True
+
+
+def test_split_filter_and_fallback_vocabulary(release, tmp_path):
+    root = tmp_path / "ChimpACT_release"
+    (root / "action_list.txt").unlink()
+    ds = chimpact.load_chimpact(root, splits=("val",))
+    assert [r.name for r in ds] == [VAL]
+    assert ds.classes == chimpact.FALLBACK_BEHAVIORS and "built-in" in ds.metadata["vocabulary_source"]
+
+
+def test_action_list_ids_are_one_based(tmp_path):
+    path = tmp_path / "action_list.txt"
+    path.write_text('item {\n  name: "b"\n  label_id: 2\n}\nitem {\n  name: "a"\n  label_id: 1\n}\n')
+    assert chimpact.read_action_list(path) == ("a", "b")
+    path.write_text('item {\n  name: "a"\n  label_id: 0\n}\n')
+    with pytest.raises(ValueError, match="1..1"):
+        chimpact.read_action_list(path)
+
+
+def test_bad_inputs_are_failures(release, tmp_path):
+    root = tmp_path / "ChimpACT_release"
+    labels = root / "labels"
+    text = release[VAL].json_path.read_text()
+    release[VAL].json_path.write_text(text[: len(text) // 2])                  # truncated JSON
+    bad_image = labels / "Azibo_ObsChimp_2099_02_02_clip_0_20.json"
+    bad_image.write_text(release[TEST].json_path.read_text().replace('"image_id": 0', '"image_id": 99', 1))
+    no_bbox = labels / "Azibo_ObsChimp_2099_03_03_clip_0_20.json"
+    no_bbox.write_text(release[TEST].json_path.read_text().replace('"bbox": ', '"box": ', 1))
+    (root / "videos_full" / f"{TEST}.mp4").write_bytes(b"not a video at all")  # unreadable video
+    ds = vpbehavior.load(root)
+    errors = {Path(f.path).stem: f.error for f in ds.failures}
+    assert set(errors) == {VAL, bad_image.stem, no_bbox.stem, TEST}
+    assert "truncated JSON" in errors[VAL] and f"{VAL}.json" in errors[VAL]
+    assert "image_id 99" in errors[bad_image.stem]
+    assert "'bbox'" in errors[no_bbox.stem]
+    assert f"{TEST}.mp4" in errors[TEST]
+    assert [r.name for r in ds] == [TRAIN]
+
+
+def test_keyframe_beyond_video_is_an_error(release, tmp_path):
+    path = release[TRAIN].json_path
+    path.write_text(path.read_text().replace('"000004.jpg"', '"000009.jpg"'))
+    ds = vpbehavior.load(path)
+    assert not ds.recordings and "frame 90" in ds.failures[0].error
+
+
+def test_ava_action_csv(tmp_path):
+    size = (64, 48)
+    clip = "Azibo_ObsChimp_2099_04_04_clip_0_12"
+    per_frame = {
+        0: [(0, (0.1, 0.2, 0.5, 0.6), [0, 5]), (23, (0.0, 0.0, 0.2, 0.2), [2]), (23, (0.5, 0.5, 0.9, 0.9), [22])],
+        1: [(0, (0.15, 0.2, 0.55, 0.6), [0])],
+        5: [(7, (0.3, 0.3, 0.4, 0.4), [19])],
+    }
+    path = write_processed_action_csv(tmp_path, "val", {clip: per_frame}, {clip: 12}, size=size)
+    root = path.parents[2]
+    assert detect_format(root) == "chimpact" and detect_format(path) == "chimpact"
+    ds = vpbehavior.load(root)
+    assert not ds.failures
+    rec = ds[clip]
+    assert rec.split == "val" and rec.n_frames == 12 and rec.video == root / "val" / "images" / clip
+    assert rec.subjects == ("Azibo", "Kara", "unknown", "unknown_2")
+    scale = np.array([size[0], size[1], size[0], size[1]])
+    assert np.allclose(rec.boxes[0, 0], np.array([0.1, 0.2, 0.5, 0.6]) * scale, atol=0.1)
+    assert sorted(np.flatnonzero(rec.labels.positive[0, 0])) == [0, 5]          # action_id - 1
+    assert rec.labels.positive[0, 3, 22] and rec.labels.positive[5, 1, 19]
+    assert (rec.labels.values[2] == -1).all()
+    n_rows = sum(len(b) for items in per_frame.values() for _, _, b in items)
+    assert sum(ds.summary()["label_counts"].values()) == n_rows
+
+
+def test_ava_csv_missing_column(tmp_path):
+    clip = "Azibo_ObsChimp_2099_04_04_clip_0_5"
+    path = write_processed_action_csv(tmp_path, "train", {clip: {0: [(0, (0.1, 0.1, 0.2, 0.2), [1])]}}, {clip: 5},
+                                      frames=False)
+    path.write_text("\n".join(",".join(line.split(",")[:7]) for line in path.read_text().splitlines()) + "\n")
+    with pytest.raises(ValueError, match=r"train_action\.csv: line 1: expected 8 fields"):
+        vpbehavior.load(path)

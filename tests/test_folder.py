@@ -1,0 +1,194 @@
+"""Experiment-folder loader and label file formats (BORIS exports, per-frame CSV)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import vpbehavior
+from vpbehavior.core import BehaviorLabels, Bout, Pose
+from vpbehavior.io import label_formats as lf
+from vpbehavior.io.labels_file import save_labels
+from vpbehavior.io.registry import detect_format
+
+FPS = 10.0
+
+
+def _video(path: Path, n: int = 20) -> Path:
+    from vpbehavior.io.video import write_video
+
+    return write_video(path, (np.full((24, 32, 3), 9 * i % 255, np.uint8) for i in range(n)), fps=FPS, codec="mp4v")
+
+
+def _boris_v8(rows, media="m1.mp4", fps="10.000"):
+    head = ("Observation id\tObservation date\tDescription\tObservation duration\tObservation type\tSource\t"
+            "Time offset (s)\tMedia duration (s)\tFPS\tSubject\tBehavior\tBehavioral category\tBehavior type\tTime\t"
+            "Media file name\tImage index\tImage file path\tComment")
+    lines = [head]
+    for subject, behavior, status, time in rows:
+        lines.append(f"obs1\t2024-01-01\t\t2.0\tMedia file(s)\tplayer #1:{media}\t0.000\t2.000\t{fps}\t{subject}\t"
+                     f"{behavior}\t\t{status}\t{time}\t{media}\tNA\tNA\t")
+    return "\n".join(lines) + "\n"
+
+
+# ----------------------------------------------------------------------------- label formats
+def test_boris_tabular_events_v8(tmp_path):
+    path = tmp_path / "x.tsv"
+    path.write_text(_boris_v8([("a", " walk ", "START", 0.3), ("a", "walk", "STOP", 0.8), ("b", "groom", "POINT", 1.0),
+                               ("NA", "NA", "", "NA"), ("a", "Walk  ", "START", 1.2), ("a", "walk", "STOP", 1.5)]))
+    assert lf.sniff_label_kind(path) == "boris_events"
+    labels = lf.read_label_file(path, n_frames=20)
+    assert labels.classes == ("walk", "groom")     # " walk ", "Walk  " and "walk" are one behavior
+    bouts = {(b.start, b.stop, b.subject, b.behavior) for b in labels.to_bouts()}
+    assert bouts == {(3, 8, "a", "walk"), (12, 15, "a", "walk"), (10, 11, "b", "groom")}
+    assert labels.subjects == ("a", "b") and labels.n_frames == 20
+    assert (labels.values[:, 0, labels.class_index("walk")] == 0).sum() == 20 - 5 - 3
+
+
+def test_boris_v7_preamble_status_and_offset(tmp_path):
+    path = tmp_path / "v7.csv"
+    path.write_text("Observation id,obs\nTime offset (s),1.000\n\n"
+                    "Time,Media file path,Total length,FPS,Subject,Behavior,Behavioral category,Comment,Status\n"
+                    "1.5,v.mp4,3.0,10.0,No focal subject,rear,,,START\n"
+                    "2.0,v.mp4,3.0,10.0,No focal subject,rear,,,STOP\n")
+    labels = lf.read_label_file(path)
+    assert labels.subjects == ("all",) and labels.n_frames == 30
+    assert labels.to_bouts() == [Bout(5, 10, "all", "rear")]
+
+
+def test_boris_errors(tmp_path):
+    path = tmp_path / "b.tsv"
+    path.write_text(_boris_v8([("a", "walk", "STOP", 0.3)]))
+    with pytest.raises(ValueError, match="STOP of 'walk'.*without a START"):
+        lf.read_label_file(path)
+    text = _boris_v8([("a", "walk", "POINT", 0.3)]) + _boris_v8([("a", "walk", "POINT", 0.5)], fps="25.000").split("\n", 1)[1]
+    path.write_text(text)
+    with pytest.raises(ValueError, match=r"several FPS values \[10.0, 25.0\]"):
+        lf.read_label_file(path)
+    assert lf.read_label_file(path, fps=10.0).n_frames == 20  # the video's fps decides
+    path.write_text(_boris_v8([("a", "walk", "POINT", 5.0)]))
+    with pytest.raises(ValueError, match="reach frame 50.*20 frames"):
+        lf.read_label_file(path, n_frames=20, fps=10)
+
+
+def test_boris_binary_and_aggregated(tmp_path):
+    path = tmp_path / "obs_a.csv"
+    path.write_text("time,walk,groom\n0.0,0,1\n0.5,1,0\n1.0,1,0\n1.5,NA,0\n")
+    assert lf.sniff_label_kind(path) == "boris_binary"
+    labels = lf.read_label_file(path, n_frames=25, fps=FPS, subject="a")
+    walk, groom = labels.class_index("walk"), labels.class_index("groom")
+    assert labels.values[:5, 0, groom].tolist() == [1] * 5 and labels.values[5:15, 0, walk].tolist() == [1] * 10
+    assert (labels.values[15:20, 0, walk] == -1).all() and (labels.values[20:, 0] == -1).all()
+    agg = tmp_path / "agg.csv"
+    agg.write_text("Observation id,Subject,Behavior,Behavior type,Start (s),Stop (s),Duration (s),FPS\n"
+                   "o,No focal subject,eat,STATE,0.2,0.9,0.7,10\n,,,,,,,\n")
+    assert lf.read_label_file(agg, n_frames=12).to_bouts() == [Bout(2, 9, "all", "eat")]
+
+
+def test_per_frame_csv(tmp_path):
+    path = tmp_path / "p.csv"
+    path.write_text("frame,attack,chase\n0,1,0\n1,0,0\n2,-1,1\n4,,1\n")
+    labels = lf.read_label_file(path, n_frames=6)
+    assert labels.values[:, 0, 0].tolist() == [1, 0, -1, -1, -1, -1]
+    assert labels.values[:, 0, 1].tolist() == [0, 0, 1, -1, 1, -1]
+    path.write_text("behavior\nsniff\n\nrear\nsniff\n")
+    single = lf.read_label_file(path)
+    assert single.classes == ("sniff", "rear") and single.n_frames == 3  # blank lines are dropped
+    path.write_text("frame,attack\n0,2\n")
+    with pytest.raises(ValueError, match="column 'attack': expected 1, 0 or -1"):
+        lf.read_label_file(path)
+
+
+def test_align_subjects():
+    labels = BehaviorLabels.from_bouts([Bout(0, 2, "Fly A", "x"), Bout(1, 3, "all", "x")], 4, subjects=["Fly A", "all"])
+    out = lf.align_subjects(labels, ["fly  a", "fly b"], "src")
+    assert out.subjects == ("fly  a", "fly b", "all")
+    assert (out.values[:, 1] == -1).all() and out.values[0, 0, 0] == 1
+    with pytest.raises(ValueError, match="src: subjects \\['Fly A'\\]"):
+        lf.align_subjects(labels, ["c"], "src")
+
+
+# ----------------------------------------------------------------------------- folder loader
+def test_real_sleap_pair(shared_dir):
+    import sleap_io as sio
+
+    folder = shared_dir / "recordings" / "sleap_fly_pair"
+    assert detect_format(folder) == "folder"
+    ds = vpbehavior.load(folder)
+    assert not ds.failures and len(ds) == 2
+    rec = ds["centered_pair_low_quality"]          # paired through the .slp's own video reference
+    slp = sio.load_slp(str(folder / "centered_pair_predictions.slp"))
+    assert rec.n_frames == 1100 and rec.fps == pytest.approx(15)
+    assert isinstance(rec.pose, Pose) and rec.subjects == tuple(t.name for t in slp.tracks)
+    assert rec.pose.keypoint_names == tuple(n.name for n in slp.skeletons[0].nodes)
+    assert ds["centered_pair_small"].pose is None
+    assert ds.summary()["frames"] == 2200
+
+
+@pytest.fixture
+def experiment(tmp_path):
+    import sleap_io as sio
+
+    from vpbehavior.io.pose import pose_to_sleap
+
+    root = tmp_path / "exp"
+    _video(root / "m1.mp4")
+    _video(root / "m10.mp4")
+    frames = root / "m2"
+    frames.mkdir(parents=True)
+    import cv2
+
+    for i in range(8):
+        cv2.imwrite(str(frames / f"{i}.jpg"), np.zeros((16, 16, 3), np.uint8))
+    pts = np.random.default_rng(0).uniform(0, 20, (20, 2, 3, 2))
+    sio.save_slp(pose_to_sleap(Pose(pts, ["h", "t", "c"], ["a", "b"]), root / "m1.mp4"), str(root / "m1.predictions.slp"))
+    (root / "m1_boris.tsv").write_text(_boris_v8([("a", "walk", "START", 0.5), ("a", "walk", "STOP", 1.0)]))
+    (root / "m10.csv").write_text("frame,rear\n" + "".join(f"{i},{int(i > 10)}\n" for i in range(20)))
+    save_labels(BehaviorLabels.from_bouts([Bout(2, 4, "all", "groom")], 8), root / "m2.behavior.json")
+    return root
+
+
+def test_experiment_folder(experiment):
+    assert detect_format(experiment) == "folder"
+    ds = vpbehavior.load(experiment)
+    assert not ds.failures and sorted(r.name for r in ds) == ["m1", "m10", "m2"]
+    m1 = ds["m1"]
+    assert m1.metadata["pose_file"].endswith("m1.predictions.slp") and m1.subjects == ("a", "b")
+    assert m1.labels.to_bouts() == [Bout(5, 10, "a", "walk")]
+    assert (m1.labels.values[:, 1] == -1).all()    # subject b: not in the BORIS file
+    assert ds["m10"].pose is None and ds["m10"].labels.label_counts() == {"rear": 9}
+    assert ds["m2"].video.is_dir() and ds["m2"].n_frames == 8 and ds["m2"].labels.label_counts() == {"groom": 2}
+    assert ds.summary()["label_counts"] == {"walk": 5, "rear": 9, "groom": 2}
+    single = vpbehavior.load(experiment / "m1.mp4")
+    assert single.format == "folder" and [r.name for r in single] == ["m1"] and single[0].labels == m1.labels
+
+
+def test_mismatched_files_are_failures(experiment):
+    (experiment / "m10.csv").write_text("frame,rear\n" + "".join(f"{i},1\n" for i in range(30)))
+    (experiment / "m1_boris.tsv").write_text(_boris_v8([("zed", "walk", "POINT", 0.5)]))
+    (experiment / "broken.mp4").write_bytes(b"\x00" * 100)
+    ds = vpbehavior.load(experiment)
+    errors = {Path(f.path).name: f.error for f in ds.failures}
+    assert set(errors) == {"m10.mp4", "m1.mp4", "broken.mp4"}
+    assert "m10.csv" in errors["m10.mp4"] and "m10.mp4" in errors["m10.mp4"] and "29" in errors["m10.mp4"]
+    assert "'zed'" in errors["m1.mp4"] and "m1_boris.tsv" in errors["m1.mp4"] and "m1.mp4" in errors["m1.mp4"]
+    assert "broken.mp4" in errors["broken.mp4"]
+    assert [r.name for r in ds] == ["m2"]
+
+
+def test_longest_stem_wins(tmp_path):
+    from vpbehavior.io.folder import pair_files
+
+    for name in ("m1.mp4", "m10.mp4"):
+        (tmp_path / name).write_bytes(b"")
+    (tmp_path / "m10_DLC.csv").write_text("scorer,x\nbodyparts,a\ncoords,x\n")
+    (tmp_path / "m1.behavior.json").write_text("{}")
+    import h5py
+
+    with h5py.File(tmp_path / "m1.features.h5", "w") as fh:   # an HDF5 that is not pose
+        fh["embeddings"] = np.zeros((2, 3))
+    files = {f.video.name: f for f in pair_files([tmp_path / "m1.mp4", tmp_path / "m10.mp4"])}
+    assert [p.name for p in files["m10.mp4"].pose] == ["m10_DLC.csv"] and not files["m1.mp4"].pose
+    assert [p.name for p in files["m1.mp4"].labels] == ["m1.behavior.json"]
