@@ -153,7 +153,9 @@ def write_unlabeled_file(path: Path, part: int, lengths: list[int], rng: np.rand
         seq_id = f"unlabeled_videos/part{part}/mouse{i + 1:03d}"
         seq = make_sequence(length, None, rng)
         groups["unlabeled_videos"][seq_id] = sequence_to_json(seq, None, None)
-        written.append(WrittenSequence(path, "unlabeled_videos", seq_id, "unlabeled", seq["keypoints"], seq["scores"], None, None))
+        written.append(
+            WrittenSequence(path, "unlabeled_videos", seq_id, "unlabeled", seq["keypoints"], seq["scores"], None, None)
+        )
     write_json(path, groups)
     return written
 

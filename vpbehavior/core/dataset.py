@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterator
 
 from .recording import Recording
 
@@ -78,7 +78,7 @@ class Dataset:
             "path": str(self.root) if self.root else None,
             "recordings": len(self.recordings),
             "frames": int(sum(r.n_frames for r in self.recordings)),
-            "subjects": sorted({s for r in self.recordings for s in r.subjects}),
+            "subjects": list(dict.fromkeys(s for r in self.recordings for s in r.subjects)),
             "classes": list(self.classes),
             "label_counts": self.label_counts(),
             "splits": splits,

@@ -7,8 +7,8 @@ ignore -1 cells, and bouts only describe positive runs.
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Iterable, Sequence
 
 import numpy as np
 
@@ -107,7 +107,7 @@ class BehaviorLabels:
         subjects: Sequence[str] = ("all",),
         annotated: bool = False,
         background: str | None = None,
-    ) -> "BehaviorLabels":
+    ) -> BehaviorLabels:
         """All cells negative (``annotated=True``) or not annotated."""
         fill = NEGATIVE if annotated else UNANNOTATED
         values = np.full((n_frames, len(subjects), len(classes)), fill, np.int8)
@@ -122,7 +122,7 @@ class BehaviorLabels:
         subjects: Sequence[str] | None = None,
         annotated: bool | np.ndarray = True,
         background: str | None = None,
-    ) -> "BehaviorLabels":
+    ) -> BehaviorLabels:
         """Frame labels from bouts.
 
         ``annotated`` says which cells outside the bouts are known negatives: True (all),
@@ -163,7 +163,7 @@ class BehaviorLabels:
         classes: Sequence[str],
         subjects: Sequence[str] | None = None,
         background: str | None = None,
-    ) -> "BehaviorLabels":
+    ) -> BehaviorLabels:
         """One-hot labels from class ids ``[n_frames]`` or ``[n_frames, n_subjects]``; -1 = not annotated."""
         ids = np.asarray(ids)
         if ids.ndim == 1:
@@ -270,14 +270,14 @@ class BehaviorLabels:
         return ids.astype(np.int64), names
 
     # ------------------------------------------------------------------ edits
-    def copy(self) -> "BehaviorLabels":
+    def copy(self) -> BehaviorLabels:
         return BehaviorLabels(self.values.copy(), self.classes, self.subjects, self.background)
 
-    def slice_frames(self, start: int, stop: int) -> "BehaviorLabels":
+    def slice_frames(self, start: int, stop: int) -> BehaviorLabels:
         """Labels of frames ``[start, stop)``."""
         return BehaviorLabels(self.values[start:stop].copy(), self.classes, self.subjects, self.background)
 
-    def with_classes(self, classes: Sequence[str]) -> "BehaviorLabels":
+    def with_classes(self, classes: Sequence[str]) -> BehaviorLabels:
         """Reorder to another vocabulary; classes new to these labels become not annotated."""
         values = np.full((self.n_frames, len(self.subjects), len(classes)), UNANNOTATED, np.int8)
         for j, name in enumerate(classes):

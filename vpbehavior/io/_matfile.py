@@ -14,8 +14,9 @@ Callers index fields by name; the field order of the file is irrelevant.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
 import numpy as np
 
@@ -100,9 +101,7 @@ def _read_scipy(path: Path, wanted: list[str] | None) -> dict[str, Any]:
     except NotImplementedError:  # v7.3 without the usual header: let h5py try
         return _read_h5(path, wanted)
     except Exception as err:  # scipy raises ValueError, TypeError, OSError, zlib.error ...
-        raise MatFileError(
-            f"{path}: corrupt or truncated MATLAB file (scipy.io: {type(err).__name__}: {err})"
-        ) from err
+        raise MatFileError(f"{path}: corrupt or truncated MATLAB file (scipy.io: {type(err).__name__}: {err})") from err
     return {k: _from_scipy(v) for k, v in raw.items() if not k.startswith("__")}
 
 

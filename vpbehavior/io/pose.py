@@ -7,8 +7,8 @@ our bouts are ``[start, stop)``; the conversion happens here and nowhere else.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 import numpy as np
 

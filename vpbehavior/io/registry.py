@@ -8,9 +8,9 @@ when a load or detection needs them, so `import vpbehavior` stays fast.
 from __future__ import annotations
 
 import importlib
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 from vpbehavior.core import Dataset
 

@@ -1,0 +1,255 @@
+"""Fly vs. Fly loader tests on SYNTHETIC .mat files written by tests/fixtures_writers
+(MATLAB v5 via scipy and v7.3 via h5py in MATLAB's layout), plus FlyTracker's real
+action_list.txt from ../shared as the behavior vocabulary."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from fixtures_writers.flyvsfly import (
+    BEHAVIORS,
+    TRACK_FIELDS,
+    cell,
+    write_flyvsfly_dataset,
+    write_mat,
+    write_movie,
+)
+
+import vpbehavior
+from vpbehavior.io import flyvsfly
+from vpbehavior.io._matfile import MatFileError, mat_version, read_mat
+from vpbehavior.io.registry import detect_format
+
+
+@pytest.fixture(scope="module")
+def written(tmp_path_factory):
+    return write_flyvsfly_dataset(tmp_path_factory.mktemp("flyvsfly"), seed=1, videos=False)
+
+
+@pytest.fixture(scope="module")
+def loaded(written):
+    return vpbehavior.load(written.root)
+
+
+def _expected_positive(movie, classes: tuple[str, ...]) -> np.ndarray:
+    out = np.zeros((movie.n_frames, 2, len(classes)), bool)
+    for fly, beh, start, end in movie.bouts:  # 1-based inclusive
+        out[start - 1 : end, fly, classes.index(flyvsfly.normalize_behavior(beh))] = True
+    return out
+
+
+def test_summary_agrees_with_writer(written, loaded):
+    summary = loaded.summary()
+    assert summary["format"] == "flyvsfly" and summary["failures"] == []
+    assert summary["recordings"] == len(written.movies)
+    assert summary["frames"] == sum(m.n_frames for m in written.movies)
+    assert summary["subjects"] == ["fly1", "fly2"]
+    expected: dict[str, int] = {}
+    for movie in written.movies:
+        for beh, n in movie.frame_counts().items():
+            key = flyvsfly.normalize_behavior(beh)
+            expected[key] = expected.get(key, 0) + n
+    assert summary["classes"] == [flyvsfly.normalize_behavior(b) for b in BEHAVIORS]
+    assert summary["label_counts"] == expected
+
+
+def test_bouts_become_zero_based_half_open_frame_labels(written, loaded):
+    assert {r.metadata["mat_version"] for r in loaded} == {"5", "7.3"}
+    for movie in written.movies:
+        rec = loaded[f"{movie.folder.relative_to(written.root).as_posix()}"]
+        assert rec.n_frames == movie.n_frames
+        np.testing.assert_array_equal(rec.labels.positive, _expected_positive(movie, rec.labels.classes))
+        assert (rec.labels.values >= 0).all()  # every listed behavior is annotated everywhere
+        starts = sorted((b.start, b.stop) for b in rec.metadata["bouts"])
+        assert starts == sorted((s - 1, e) for _, _, s, e in movie.bouts)
+        assert rec.metadata["behavior_names"]["wing_threat"] == "wing threat "  # the raw name is kept
+
+
+def test_tracking_failures_stay_nan(written, loaded):
+    for movie in written.movies:
+        rec = loaded[movie.folder.relative_to(written.root).as_posix()]
+        lost = ~np.isfinite(movie.track).all(axis=2).T  # [T, S]
+        assert lost.any()
+        np.testing.assert_array_equal(~rec.metadata["tracked"], lost)
+        assert np.isnan(rec.pose.points[lost]).all() and np.isfinite(rec.pose.points[~lost]).all()
+        np.testing.assert_allclose(
+            rec.pose.points[:, :, 0, 0], movie.track[:, :, TRACK_FIELDS.index("pos x")].T, rtol=1e-6
+        )
+        np.testing.assert_allclose(rec.metadata["track"]["data"], movie.track.transpose(1, 0, 2))
+        assert rec.metadata["track"]["names"] == list(TRACK_FIELDS)
+        assert rec.metadata["features"]["data"].shape == (movie.n_frames, 2, movie.feat.shape[2])
+
+
+def test_v5_and_v73_read_the_same(tmp_path):
+    variables = {
+        "trk": {
+            "flagframes": np.array([[1.0, 2, 3, 4, 1]]),
+            "names": cell(["pos x", "pos y"]),
+            "data": np.arange(24.0).reshape(2, 3, 4),
+        },
+        "behs": cell(["Lunge", "wing threat "]),
+        "bouts": cell(
+            [np.zeros((0, 0)), np.array([[1.0, 3, 1]]), np.array([[2.0, 4, 1], [6, 8, 0]]), np.zeros((0, 0))], (2, 2)
+        ),
+    }
+    v5 = read_mat(write_mat(tmp_path / "a.mat", variables, "5"))
+    v73 = read_mat(write_mat(tmp_path / "b.mat", variables, "7.3"))
+    assert mat_version(tmp_path / "a.mat") == "5" and mat_version(tmp_path / "b.mat") == "7.3"
+    for got in (v5, v73):
+        np.testing.assert_array_equal(got["trk"]["data"], variables["trk"]["data"])
+        assert list(got["trk"]["names"].ravel()) == ["pos x", "pos y"]
+        assert got["behs"].shape == (1, 2) and got["behs"][0, 1] == "wing threat "
+        assert got["bouts"].shape == (2, 2) and got["bouts"][0, 0].size == 0
+        np.testing.assert_array_equal(got["bouts"][1, 0], [[2, 4, 1], [6, 8, 0]])
+
+
+def test_v73_file_has_matlab_layout(written):
+    import h5py
+
+    movie = next(m for m in written.movies if mat_version(m.folder / f"{m.prefix}_track.mat") == "7.3")
+    path = movie.folder / f"{movie.prefix}_track.mat"
+    assert path.read_bytes()[:10] == b"MATLAB 7.3" and path.read_bytes()[126:128] == b"IM"
+    with h5py.File(path, "r") as fh:
+        assert fh.userblock_size == 512
+        trk = fh["trk"]
+        assert trk.attrs["MATLAB_class"] == b"struct"
+        assert trk["data"].shape == movie.track.shape[::-1]  # column-major: axes reversed
+        assert trk["names"].dtype == h5py.ref_dtype and trk["names"].shape == (len(TRACK_FIELDS), 1)
+        first = fh[trk["names"][0, 0]]
+        assert first.dtype == np.uint16 and first.attrs["MATLAB_class"] == b"char"
+        assert "".join(map(chr, first[:, 0])) == TRACK_FIELDS[0]
+
+
+def test_real_action_list_as_vocabulary(shared_dir, written):
+    action_list = shared_dir / "datasets" / "flyvsfly" / "action_list.txt"
+    raw = action_list.read_bytes()
+    assert raw.endswith(b"copulation ") and not raw.endswith(b"\n")  # the real quirks
+    vocab = flyvsfly.read_action_list(action_list)
+    lines = [line for line in raw.decode().splitlines() if line.strip()]
+    assert len(vocab) == len(lines) and vocab[-1] == "copulation" and "wing_threat" in vocab
+    ds = flyvsfly.load_flyvsfly(written.root, vocabulary=action_list, videos="skip")
+    assert not ds.failures and ds.classes == vocab
+    for movie, rec in zip(written.movies, ds):
+        assert rec.labels.classes == vocab
+        in_file = [vocab.index(flyvsfly.normalize_behavior(b)) for b in BEHAVIORS]
+        others = [j for j in range(len(vocab)) if j not in in_file]
+        assert others and (rec.labels.values[:, :, others] == -1).all()  # not annotated in these files
+        np.testing.assert_array_equal(rec.labels.positive, _expected_positive(movie, vocab))
+
+
+def test_vocabulary_mismatch(written):
+    vocab = ["wing threat", "tussle", "wing extension", "circle", "copulation"]  # no lunge
+    ds = flyvsfly.load_flyvsfly(written.root, vocabulary=vocab, videos="skip")
+    assert len(ds) == 0 and len(ds.failures) == len(written.movies)
+    assert all("Lunge" in f.error and "vocabulary" in f.error for f in ds.failures)
+    loose = flyvsfly.load_flyvsfly(written.root, vocabulary=vocab, strict=False, videos="skip")
+    assert loose.classes == tuple(flyvsfly.normalize_behavior(v) for v in vocab) + ("lunge",)
+
+
+def test_auto_detect_at_every_level(written):
+    movie = written.movies[1]
+    track = movie.folder / f"{movie.prefix}_track.mat"
+    for path, n in [(written.root, 4), (written.root / "Aggression", 2), (movie.folder, 1), (track, 1)]:
+        assert detect_format(path) == "flyvsfly"
+        ds = vpbehavior.load(path)
+        assert len(ds) == n and not ds.failures
+    assert flyvsfly.detect_flyvsfly(track.with_name("notes.mat")) == 0.0
+
+
+def test_hyphenated_flytracker_names_and_splits(tmp_path):
+    rng = np.random.default_rng(2)
+    for split, n in [("train", 1), ("train", 2), ("test", 3)]:
+        write_movie(tmp_path / split / f"vid{n}", f"vid{n}", 40, rng, "7.3", "flytracker", separator="-")
+    ds = vpbehavior.load(tmp_path)
+    assert sorted(r.split for r in ds) == ["test", "train", "train"]
+    override = flyvsfly.load_flyvsfly(tmp_path, splits={"vid1": "val"}, videos="skip")
+    assert override["train/vid1"].split == "val"
+
+
+def test_assign_video_splits_covers_every_behavior(written, loaded):
+    splits = flyvsfly.assign_video_splits(loaded, fractions=(0.5, 0.25, 0.25), min_frames=10, seed=0)
+    assert sorted(splits) == sorted(r.name for r in loaded) and set(splits.values()) == {"train", "val", "test"}
+    for split in ("train", "val", "test"):
+        recs = [loaded[name] for name, s in splits.items() if s == split]
+        counts = {c: sum(r.labels.label_counts()[c] for r in recs) for c in loaded.classes}
+        assert all(n > 0 for n in counts.values())
+
+
+def _copy_dataset(written, dest: Path) -> Path:
+    import shutil
+
+    shutil.copytree(written.root, dest)
+    return dest
+
+
+@pytest.mark.parametrize("damage", ["garbage", "truncated_v5", "truncated_v73", "empty"])
+def test_corrupt_mat_is_reported_and_the_rest_load(written, tmp_path, damage):
+    root = _copy_dataset(written, tmp_path / "ds")
+    versions = {
+        m.prefix + m.folder.parent.name: mat_version(m.folder / f"{m.prefix}_track.mat") for m in written.movies
+    }
+    want = {"truncated_v5": "5", "truncated_v73": "7.3"}.get(damage, "5")
+    movie = next(m for m in written.movies if versions[m.prefix + m.folder.parent.name] == want)
+    target = root / movie.folder.relative_to(written.root) / f"{movie.prefix}_actions.mat"
+    data = target.read_bytes()
+    target.write_bytes({"garbage": b"\x00garbage" * 50, "empty": b""}.get(damage, data[: len(data) // 2]))
+    with pytest.raises(MatFileError, match=str(target).replace(".", r"\.")):
+        read_mat(target)
+    ds = vpbehavior.load(root)
+    assert len(ds) == len(written.movies) - 1
+    (failure,) = ds.failures
+    assert str(target) in failure.error
+
+
+@pytest.mark.parametrize("version", ["5", "7.3"])
+def test_bout_end_before_start(tmp_path, version):
+    rng = np.random.default_rng(3)
+    movie = write_movie(tmp_path / "A" / "movie1", "movie1", 50, rng, version)
+    write_movie(tmp_path / "A" / "movie2", "movie2", 50, rng, version)
+    bouts = cell([np.zeros((0, 0))] * 4, (2, 2))
+    bouts[1, 0] = np.array([[5.0, 9, 1], [20, 12, 1]])  # second bout ends before it starts
+    path = write_mat(movie.folder / "movie1_actions.mat", {"behs": cell(["lunge", "tussle "]), "bouts": bouts}, version)
+    ds = vpbehavior.load(tmp_path)
+    assert [r.name for r in ds] == ["A/movie2"]
+    (failure,) = ds.failures
+    assert (
+        str(path) in failure.error
+        and "precedes" in failure.error
+        and "row 2" in failure.error
+        and "fly 2" in failure.error
+    )
+    with pytest.raises(ValueError, match="end 12 precedes its start 20"):
+        flyvsfly.read_actions(path, 50, ("fly1", "fly2"))
+
+
+def test_bouts_out_of_range_and_wrong_shape(tmp_path):
+    rng = np.random.default_rng(4)
+    movie = write_movie(tmp_path / "m", "m", 30, rng)
+    path = movie.folder / "m_actions.mat"
+    bouts = cell([np.array([[25.0, 31, 1]]), np.zeros((0, 0))], (2, 1))
+    write_mat(path, {"behs": cell(["lunge"]), "bouts": bouts})
+    with pytest.raises(ValueError, match="after the last frame"):
+        flyvsfly.read_actions(path, 30, ("fly1", "fly2"))
+    write_mat(path, {"behs": cell(["lunge", "hold"]), "bouts": bouts})
+    with pytest.raises(ValueError, match="'bouts' is 2 x 1"):
+        flyvsfly.read_actions(path, 30, ("fly1", "fly2"))
+
+
+def test_movie_video_attached_unreadable_and_missing(tmp_path):
+    written = write_flyvsfly_dataset(tmp_path / "ds", seed=5, n_frames=20, videos=True)
+    ds = vpbehavior.load(written.root)
+    assert not ds.failures
+    for movie in written.movies:
+        rec = ds[movie.folder.relative_to(written.root).as_posix()]
+        assert rec.video == movie.video and rec.fps == pytest.approx(30.0)
+    bad, gone = written.movies[0].video, written.movies[1].video
+    bad.write_bytes(b"not a movie" * 20)
+    gone.unlink()
+    gone.symlink_to(tmp_path / "missing.avi")
+    ds = vpbehavior.load(written.root)
+    assert len(ds) == len(written.movies) - 2
+    errors = sorted(f.error for f in ds.failures)
+    assert any(str(bad) in e and "unreadable" in e for e in errors)
+    assert any(str(gone) in e and "missing" in e for e in errors)

@@ -1,0 +1,521 @@
+"""Fly vs. Fly loader: ``movie<N>_track.mat``, ``_feat.mat``, ``_actions.mat`` (+ movie).
+
+Per ``shared/docs/dataset_formats.md`` §2: MATLAB v5 files (scipy.io) or v7.3 (HDF5, h5py),
+read through `vpbehavior.io._matfile` with struct fields accessed by name. Each movie folder
+becomes one `Recording`:
+
+- subjects ``fly1, fly2, ...`` (axis 0 of ``trk.data``);
+- pose: ``body`` (pos x/y), ``wing_left``, ``wing_right`` when those track fields exist;
+  frames where tracking failed stay NaN (``metadata["tracked"]`` is the ``[T, S]`` mask);
+- ``metadata["track"]`` / ``metadata["features"]``: the full ``[T, S, F]`` arrays with their
+  names (read from the files, never assumed);
+- labels: bouts (1-based, inclusive) become 0-based half-open `Bout`s and per-fly frame
+  labels; behavior names are normalized (strip, lower case, spaces -> underscores) and matched
+  against an optional vocabulary (e.g. FlyTracker's ``action_list.txt``); behaviors a file does
+  not list are "not annotated" in that recording;
+- video: a movie file next to the .mat files (same stem or the folder's name).
+
+Files may be named ``movie1_track.mat`` (2014 release) or ``movie1-track.mat`` (FlyTracker).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from vpbehavior.core import BehaviorLabels, Bout, Dataset, LoadFailure, Pose, Recording
+from vpbehavior.core.labels import UNANNOTATED
+from vpbehavior.io._matfile import mat_version, read_mat
+from vpbehavior.io._sidecars import check_video_mode, index_videos, probe_attached_video, try_load
+from vpbehavior.io.registry import register_format
+
+__all__ = [
+    "MovieFiles",
+    "assign_video_splits",
+    "detect_flyvsfly",
+    "find_movies",
+    "load_flyvsfly",
+    "normalize_behavior",
+    "read_action_list",
+    "read_actions",
+    "read_track",
+]
+
+_FILE_RE = re.compile(r"^(?P<prefix>.+)[_-](?P<kind>track|feat|actions)\.mat$", re.I)
+_KINDS = ("track", "feat", "actions")
+_SPLIT_NAMES = {"train": "train", "training": "train", "val": "val", "validation": "val", "test": "test"}
+_UNSUPPORTED_VIDEO = (".ufmf", ".fmf", ".seq", ".sbfmf")
+# Track fields that give keypoints (x name, y name) -> keypoint name.
+_KEYPOINT_FIELDS = {
+    "body": ("pos x", "pos y"),
+    "wing_left": ("wing l x", "wing l y"),
+    "wing_right": ("wing r x", "wing r y"),
+}
+
+
+def normalize_behavior(name: str) -> str:
+    """``"Wing Threat "`` -> ``"wing_threat"``: strip, lower case, whitespace runs -> ``_``."""
+    return re.sub(r"\s+", "_", str(name).strip().lower())
+
+
+def read_action_list(path: str | Path) -> tuple[str, ...]:
+    """Behavior names from a FlyTracker ``action_list.txt`` (one per line), normalized."""
+    path = Path(path)
+    names = [normalize_behavior(line) for line in path.read_text(encoding="utf-8").splitlines()]
+    names = [n for n in names if n]
+    if not names:
+        raise ValueError(f"{path}: no behavior names in the action list")
+    dupes = sorted({n for n in names if names.count(n) > 1})
+    if dupes:
+        raise ValueError(f"{path}: behavior names repeat after normalization: {dupes}")
+    return tuple(names)
+
+
+# --------------------------------------------------------------------------------------------
+# Files of one movie
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass
+class MovieFiles:
+    """The .mat files of one movie (``prefix`` is the folder / movie stem)."""
+
+    folder: Path
+    prefix: str
+    track: Path | None = None
+    feat: Path | None = None
+    actions: Path | None = None
+
+    @property
+    def any_file(self) -> Path:
+        return next(p for p in (self.track, self.actions, self.feat) if p is not None)
+
+
+def _movie_key(path: Path) -> tuple[Path, str, str] | None:
+    match = _FILE_RE.match(path.name)
+    if not match:
+        return None
+    return path.parent, match.group("prefix"), match.group("kind").lower()
+
+
+def find_movies(path: str | Path, max_depth: int = 6) -> list[MovieFiles]:
+    """Group ``*_track.mat`` / ``*_feat.mat`` / ``*_actions.mat`` under ``path`` by movie."""
+    path = Path(path)
+    if path.is_file():
+        key = _movie_key(path)
+        if key is None:
+            raise ValueError(f"{path}: not a Fly vs. Fly file (expected <movie>_track|feat|actions.mat)")
+        candidates = [p for p in path.parent.glob("*.mat") if (_movie_key(p) or (None, None))[:2] == key[:2]]
+    else:
+        candidates = []
+        for depth in range(max_depth + 1):
+            candidates += path.glob("/".join(["*"] * depth + ["*.mat"]))
+    movies: dict[tuple[Path, str], MovieFiles] = {}
+    for p in sorted(candidates):
+        key = _movie_key(p)
+        if key is None or any(part.startswith(".") for part in p.parts[len(path.parts) :]):
+            continue
+        folder, prefix, kind = key
+        movie = movies.setdefault((folder, prefix), MovieFiles(folder, prefix))
+        setattr(movie, kind, p)
+    return list(movies.values())
+
+
+def _field(struct: Any, name: str, path: Path, var: str) -> Any:
+    if not isinstance(struct, dict):
+        raise ValueError(f"{path}: variable {var!r} is not a MATLAB struct")
+    if name not in struct:
+        raise ValueError(f"{path}: struct {var!r} has no field {name!r} (fields: {sorted(struct)})")
+    return struct[name]
+
+
+def _names(value: Any, path: Path, fld: str) -> list[str]:
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, np.ndarray) and value.dtype == object:
+        names = list(value.reshape(-1, order="F"))
+        if all(isinstance(n, str) for n in names):
+            return names
+    if isinstance(value, list) and all(isinstance(n, str) for n in value):
+        return value  # a char matrix
+    raise ValueError(f"{path}: field {fld!r} must be a cell array of strings")
+
+
+def _fly_array(struct: dict, path: Path, var: str) -> tuple[list[str], np.ndarray]:
+    """``names`` and ``data`` [n_flies, T, F] of a trk / feat struct, as (names, [T, S, F])."""
+    names = _names(_field(struct, "names", path, var), path, f"{var}.names")
+    data = np.asarray(_field(struct, "data", path, var))
+    if data.dtype.kind not in "fiu":
+        raise ValueError(f"{path}: field '{var}.data' must be numeric, got {data.dtype}")
+    if data.ndim == 2 and len(names) == 1:  # MATLAB drops a trailing singleton axis
+        data = data[:, :, None]
+    if data.ndim != 3:
+        raise ValueError(f"{path}: field '{var}.data' must be [n_flies, n_frames, n_fields], got shape {data.shape}")
+    if data.shape[2] != len(names):
+        raise ValueError(
+            f"{path}: field '{var}.data' has {data.shape[2]} fields per frame but '{var}.names' lists {len(names)}"
+        )
+    return names, np.ascontiguousarray(data.transpose(1, 0, 2), dtype=np.float64)
+
+
+def read_track(path: str | Path) -> dict:
+    """``trk`` of a track file: names, data ``[T, S, F]`` (NaN = not tracked), identity flags."""
+    path = Path(path)
+    trk = read_mat(path, ["trk"]).get("trk")
+    if trk is None:
+        raise ValueError(f"{path}: no variable 'trk' (not a Fly vs. Fly / FlyTracker track file)")
+    names, data = _fly_array(trk, path, "trk")
+    flags_raw = trk.get("flagframes", trk.get("flags")) if isinstance(trk, dict) else None
+    flags = []
+    if isinstance(flags_raw, np.ndarray) and flags_raw.dtype.kind in "fiu" and flags_raw.size:
+        rows = flags_raw.reshape(-1, flags_raw.shape[-1]) if flags_raw.ndim == 2 else flags_raw.reshape(1, -1)
+        for row in rows:
+            if len(row) >= 4 and np.isfinite(row[:4]).all():
+                flags.append(
+                    {"fly1": int(row[0]) - 1, "fly2": int(row[1]) - 1, "start": int(row[2]) - 1, "stop": int(row[3]),
+                     "ambig": float(row[4]) if len(row) > 4 else None, "extra": [float(x) for x in row[5:]]}
+                )  # fmt: skip
+    return {"names": names, "data": data, "flags": flags}
+
+
+def read_features(path: str | Path) -> dict:
+    """``feat`` of a feature file: names, units (if any), data ``[T, S, F]``."""
+    path = Path(path)
+    feat = read_mat(path, ["feat"]).get("feat")
+    if feat is None:
+        raise ValueError(f"{path}: no variable 'feat' (not a Fly vs. Fly / FlyTracker feature file)")
+    names, data = _fly_array(feat, path, "feat")
+    units = _names(feat["units"], path, "feat.units") if "units" in feat else None
+    return {"names": names, "units": units, "data": data}
+
+
+def read_actions(path: str | Path, n_frames: int, subjects: Sequence[str]) -> tuple[list[str], list[Bout]]:
+    """Behavior names (as written) and 0-based, stop-exclusive bouts of an actions file.
+
+    Raises ``ValueError`` naming the file, fly, behavior and row for a bout whose end
+    precedes its start, that starts before frame 1, or ends after the last frame.
+    """
+    path = Path(path)
+    mat = read_mat(path, ["behs", "bouts"])
+    for var in ("behs", "bouts"):
+        if var not in mat:
+            raise ValueError(f"{path}: no variable {var!r} (not a Fly vs. Fly actions file)")
+    behs = _names(mat["behs"], path, "behs")
+    cells = mat["bouts"]
+    if not (isinstance(cells, np.ndarray) and cells.dtype == object and cells.ndim == 2):
+        raise ValueError(f"{path}: variable 'bouts' must be an n_flies x n_behaviors cell array")
+    expected = (len(subjects), len(behs))
+    if cells.shape != expected:
+        raise ValueError(
+            f"{path}: variable 'bouts' is {cells.shape[0]} x {cells.shape[1]} but expected {expected[0]} flies x "
+            f"{expected[1]} behaviors (from 'behs' and the track file)"
+        )
+    bouts = []
+    for s, subject in enumerate(subjects):
+        for b, beh in enumerate(behs):
+            rows = np.asarray(cells[s, b])
+            if rows.size == 0:
+                continue
+            where = f"{path}: bouts{{{s + 1},{b + 1}}} (fly {s + 1}, behavior {beh.strip()!r})"
+            if rows.dtype.kind not in "fiu":
+                raise ValueError(f"{where}: expected a numeric [n_bouts x 3] array, got {rows.dtype}")
+            if rows.ndim != 2 or rows.shape[1] < 2:
+                raise ValueError(
+                    f"{where}: expected [n_bouts x 3] rows (start, end, certainty), got shape {rows.shape}"
+                )
+            for r, row in enumerate(rows, start=1):
+                start, end = row[0], row[1]
+                if not (np.isfinite(start) and np.isfinite(end) and start == int(start) and end == int(end)):
+                    raise ValueError(f"{where}, row {r}: start/end must be whole frame numbers, got {start}, {end}")
+                start, end = int(start), int(end)
+                if end < start:
+                    raise ValueError(f"{where}, row {r}: bout end {end} precedes its start {start}")
+                if start < 1:
+                    raise ValueError(f"{where}, row {r}: start {start} < 1 (frames are 1-based)")
+                if end > n_frames:
+                    raise ValueError(f"{where}, row {r}: end {end} is after the last frame ({n_frames})")
+                score = float(row[2]) if rows.shape[1] > 2 and np.isfinite(row[2]) else None
+                bouts.append(Bout(start - 1, end, subject, beh, score))  # 1-based inclusive -> 0-based [start, stop)
+    return behs, bouts
+
+
+# --------------------------------------------------------------------------------------------
+# One movie -> Recording
+# --------------------------------------------------------------------------------------------
+
+
+def _class_names(behs: list[str], path: Path, vocabulary: tuple[str, ...] | None, strict: bool) -> tuple[str, ...]:
+    normalized = [normalize_behavior(b) for b in behs]
+    dupes = sorted({n for n in normalized if normalized.count(n) > 1})
+    if dupes:
+        raise ValueError(f"{path}: 'behs' names repeat after normalization: {dupes}")
+    if vocabulary is None:
+        return tuple(normalized)
+    unknown = [b.strip() for b, n in zip(behs, normalized) if n not in vocabulary]
+    if unknown and strict:
+        raise ValueError(f"{path}: behaviors {unknown} in 'behs' are not in the vocabulary {list(vocabulary)}")
+    return vocabulary + tuple(n for n in normalized if n not in vocabulary)
+
+
+def _find_movie_video(movie: MovieFiles) -> Path | None:
+    """The movie file: same stem as the movie or its folder, in the folder or its parent;
+    else the only video in the folder."""
+    here = index_videos([movie.folder], max_depth=0)
+    parent = index_videos([movie.folder.parent], max_depth=0)
+    stems = dict.fromkeys((movie.prefix.lower(), movie.folder.name.lower()))
+    for index in (here, parent):
+        hits = [p for stem in stems for p in index.get(stem, [])]
+        if len(hits) > 1:
+            raise ValueError(f"{movie.any_file}: several videos match movie {movie.prefix!r}: {[str(p) for p in hits]}")
+        if hits:
+            return hits[0]
+    only = [p for paths in here.values() for p in paths]
+    return only[0] if len(only) == 1 else None
+
+
+def _split_from_path(rel: Path) -> str | None:
+    for part in rel.parts:
+        if part.lower() in _SPLIT_NAMES:
+            return _SPLIT_NAMES[part.lower()]
+    return None
+
+
+def load_movie(
+    movie: MovieFiles,
+    root: Path,
+    vocabulary: tuple[str, ...] | None = None,
+    strict: bool = True,
+    videos: str = "auto",
+) -> Recording:
+    """One movie folder as a `Recording` (see the module docstring)."""
+    if movie.track is None:
+        raise FileNotFoundError(
+            f"{movie.any_file}: movie {movie.prefix!r} has no {movie.prefix}_track.mat next to it (needed for the frames)"
+        )
+    track = read_track(movie.track)
+    data = track["data"]
+    n_frames, n_flies = data.shape[:2]
+    subjects = tuple(f"fly{i + 1}" for i in range(n_flies))
+    try:
+        rel = movie.folder.relative_to(root if root.is_dir() else root.parent)
+    except ValueError:
+        rel = Path(movie.folder.name)
+    name = rel.as_posix() if rel.parts else movie.prefix
+    if movie.folder.name != movie.prefix:
+        name = f"{name}/{movie.prefix}" if rel.parts else movie.prefix
+    metadata: dict[str, Any] = {
+        "source": {k: str(getattr(movie, k)) for k in _KINDS if getattr(movie, k) is not None},
+        "mat_version": mat_version(movie.track),
+        "frame_base": 0,
+        "context": rel.parts[0] if len(rel.parts) > 1 else movie.folder.parent.name,
+        "track": {"names": track["names"], "data": data},
+        "tracked": np.isfinite(data).all(axis=2),
+        "identity_flags": track["flags"],
+    }
+    index = {n.strip().lower(): i for i, n in enumerate(track["names"])}
+    kp_names = [k for k, (x, y) in _KEYPOINT_FIELDS.items() if x in index and y in index]
+    pose = None
+    if kp_names:
+        cols = [(index[_KEYPOINT_FIELDS[k][0]], index[_KEYPOINT_FIELDS[k][1]]) for k in kp_names]
+        points = np.stack([np.stack([data[:, :, cx], data[:, :, cy]], -1) for cx, cy in cols], axis=2)
+        pose = Pose(points, kp_names, subjects)
+    if movie.feat is not None:
+        feat = read_features(movie.feat)
+        if feat["data"].shape[:2] != (n_frames, n_flies):
+            raise ValueError(
+                f"{movie.feat}: features cover {feat['data'].shape[0]} frames x {feat['data'].shape[1]} flies but the "
+                f"track file has {n_frames} x {n_flies}"
+            )
+        metadata["features"] = feat
+    labels = None
+    if movie.actions is not None:
+        behs, raw_bouts = read_actions(movie.actions, n_frames, subjects)
+        classes = _class_names(behs, movie.actions, vocabulary, strict)
+        to_class = {b: normalize_behavior(b) for b in behs}
+        bouts = [Bout(b.start, b.stop, b.subject, to_class[b.behavior], b.score) for b in raw_bouts]
+        labels = BehaviorLabels.from_bouts(bouts, n_frames, classes, subjects, annotated=True)
+        listed = {to_class[b] for b in behs}
+        for j, cls in enumerate(classes):
+            if cls not in listed:  # a vocabulary behavior this file does not annotate
+                labels.values[:, :, j] = UNANNOTATED
+        metadata["bouts"] = bouts
+        metadata["behavior_names"] = dict(zip((to_class[b] for b in behs), behs))
+    video, fps = None, None
+    if videos != "skip":
+        video = _find_movie_video(movie)
+        if video is not None and video.suffix.lower() in _UNSUPPORTED_VIDEO:
+            video = None
+        if video is not None:
+            info = probe_attached_video(video, n_frames, f"movie {name!r}")
+            fps = info.get("fps")
+        elif videos == "require":
+            raise FileNotFoundError(f"{movie.any_file}: no video found for movie {name!r} in {movie.folder}")
+        else:
+            other = [p for p in movie.folder.iterdir() if p.suffix.lower() in _UNSUPPORTED_VIDEO]
+            if other:
+                metadata["video_unsupported"] = str(other[0])
+    return Recording(name, video, n_frames, fps, subjects, pose, None, labels, metadata, _split_from_path(rel))
+
+
+# --------------------------------------------------------------------------------------------
+# Dataset
+# --------------------------------------------------------------------------------------------
+
+
+def _read_splits(splits: Mapping[str, str] | str | Path | None) -> dict[str, str] | None:
+    if splits is None or isinstance(splits, Mapping):
+        return None if splits is None else dict(splits)
+    path = Path(splits)
+    try:
+        obj = json.loads(path.read_text())
+    except (OSError, json.JSONDecodeError) as err:
+        raise ValueError(f"{path}: cannot read the split file ({err})") from err
+    if not isinstance(obj, dict) or not all(isinstance(v, str) for v in obj.values()):
+        raise ValueError(f"{path}: a split file must be a JSON object {{recording name: split}}")
+    return obj
+
+
+def load_flyvsfly(
+    path: str | Path,
+    vocabulary: Sequence[str] | str | Path | None = None,
+    strict: bool = True,
+    videos: str | bool = "auto",
+    splits: Mapping[str, str] | str | Path | None = None,
+) -> Dataset:
+    """Load Fly vs. Fly: the dataset root, a context or movie folder, or one .mat file.
+
+    Parameters
+    ----------
+    path
+        Folder searched for ``*_track.mat`` (and ``-track.mat``), or one of a movie's files.
+    vocabulary
+        Behavior names (or an ``action_list.txt`` path) fixing the class order. Names are
+        normalized before matching; a behavior outside it is an error (``strict``) or appended.
+        Default: the names in the files, in order of first appearance.
+    strict
+        See ``vocabulary``.
+    videos
+        "auto" (attach a movie found next to the files; an unreadable one fails the
+        recording), "require" (no movie is a failure) or "skip".
+    splits
+        ``{recording name or movie stem: split}`` or a JSON file holding it. Default: a path
+        component named train / val / test, if any (the Task Programming movie assignment
+        is not published; see `assign_video_splits`).
+
+    Returns
+    -------
+    Dataset
+        Damaged movies (corrupt .mat, bad bouts, unreadable video) are in ``failures``.
+    """
+    from tqdm.auto import tqdm
+
+    path = Path(path)
+    mode = check_video_mode(videos)
+    vocab = None
+    if vocabulary is not None:
+        vocab = (
+            read_action_list(vocabulary)
+            if isinstance(vocabulary, (str, Path))
+            else tuple(dict.fromkeys(normalize_behavior(v) for v in vocabulary))
+        )
+    split_map = _read_splits(splits)
+    movies = find_movies(path)
+    if not movies:
+        raise FileNotFoundError(f"{path}: no Fly vs. Fly files (<movie>_track.mat, _feat.mat, _actions.mat) found")
+    recordings: list[Recording] = []
+    failures: list[LoadFailure] = []
+    for movie in tqdm(movies, desc="Fly vs. Fly", unit="movie", disable=len(movies) < 2):
+        rec = try_load(failures, movie.any_file, load_movie, movie, path, vocab, strict, mode)
+        if rec is None:
+            continue
+        if split_map is not None:
+            rec.split = split_map.get(rec.name, split_map.get(movie.prefix, rec.split))
+        recordings.append(rec)
+    if vocab is None:  # one vocabulary for the whole dataset: names in order of first appearance
+        classes = tuple(dict.fromkeys(c for r in recordings for c in r.classes))
+        for rec in recordings:
+            if rec.labels is not None and rec.labels.classes != classes:
+                rec.labels = rec.labels.with_classes(classes)
+    return Dataset(recordings, "flyvsfly", path, failures)
+
+
+def assign_video_splits(
+    dataset: Dataset | Iterable[Recording],
+    fractions: tuple[float, float, float] = (0.6, 0.2, 0.2),
+    min_frames: int = 1000,
+    seed: int = 0,
+    tries: int = 2000,
+) -> dict[str, str]:
+    """A video-level train/val/test assignment in which every kept behavior appears in every split.
+
+    Follows the Task Programming rule (§2.7): behaviors with more than ``min_frames`` positive
+    frames overall are kept; random movie permutations are tried until each split holds at
+    least one positive frame of each kept behavior. Returns ``{recording name: split}``
+    (apply with ``rec.split = ...``); raises ``ValueError`` if no such assignment is found.
+    """
+    recordings = [r for r in dataset if r.labels is not None]
+    if len(recordings) < 3:
+        raise ValueError(f"need at least 3 labeled recordings for a train/val/test split, got {len(recordings)}")
+    counts: dict[str, np.ndarray] = {}
+    for i, r in enumerate(recordings):
+        for cls, n in r.labels.label_counts().items():
+            counts.setdefault(cls, np.zeros(len(recordings), int))[i] = n
+    backgrounds = {r.labels.background for r in recordings}
+    kept = [c for c, v in counts.items() if v.sum() > min_frames and c not in backgrounds]
+    rng = np.random.default_rng(seed)
+    bounds = np.cumsum(np.asarray(fractions, float) / sum(fractions))[:2]
+    n = len(recordings)
+    for _ in range(tries):
+        order = rng.permutation(n)
+        cut = np.clip(np.round(bounds * n).astype(int), 1, n - 1)
+        cut[1] = max(cut[1], cut[0] + 1)
+        parts = np.split(order, cut)
+        if any(len(p) == 0 for p in parts):
+            continue
+        if all(counts[c][p].sum() > 0 for c in kept for p in parts):
+            return {recordings[i].name: split for split, p in zip(("train", "val", "test"), parts) for i in p}
+    raise ValueError(f"no video-level split found in {tries} tries where every behavior {kept} is in every split")
+
+
+def _is_flyvsfly_mat(path: Path) -> bool:
+    """Cheap content check: the file is a MATLAB file holding trk, feat or behs/bouts."""
+    try:
+        version = mat_version(path)
+        if version == "7.3":
+            import h5py
+
+            with h5py.File(path, "r") as fh:
+                names = set(fh.keys())
+        else:
+            import scipy.io
+
+            names = {name for name, _, _ in scipy.io.whosmat(path)}
+    except Exception:  # unreadable: not recognizable by content
+        return False
+    return bool(names & {"trk", "feat"}) or {"behs", "bouts"} <= names
+
+
+def detect_flyvsfly(path: Path) -> float:
+    """How sure we are that ``path`` is Fly vs. Fly (file names, then the .mat variables)."""
+    path = Path(path)
+    if path.is_file():
+        if _movie_key(path) is None:
+            return 0.0
+        return 0.95 if _is_flyvsfly_mat(path) else 0.6
+    if path.is_dir():
+        for depth in range(5):
+            hits = sorted(path.glob("/".join(["*"] * depth + ["*[_-]track.mat"])))
+            if hits:
+                return 0.95 if _is_flyvsfly_mat(hits[0]) else 0.6
+    return 0.0
+
+
+register_format(
+    "flyvsfly", detect_flyvsfly, load_flyvsfly, "Fly vs. Fly / FlyTracker .mat files (track, feat, actions)"
+)
