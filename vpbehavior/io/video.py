@@ -79,6 +79,7 @@ _INDEX_VERSION = 1
 _HEAD_CHECK_FRAMES = 32  # decoded at open to check that timestamps agree with the index
 _TAIL_CHECK_MAX_GOP = 600  # last GOP is test-decoded at open when it is at most this long
 _DEFAULT_CACHE_BYTES = 256 * 2**20
+_SCRUB_WINDOW = 32  # frames before a seek target that are fully decoded and cached
 
 
 class VideoError(ValueError):
@@ -112,22 +113,25 @@ def natural_sort_key(name: str | os.PathLike) -> list:
 
 
 class _LRU:
-    """Tiny thread-unsafe LRU of decoded frames (callers hold the reader's lock)."""
+    """Tiny LRU of decoded frames (callers hold the reader's lock)."""
 
     def __init__(self, capacity: int):
         self.capacity = max(0, int(capacity))
-        self._d: OrderedDict[int, np.ndarray] = OrderedDict()
+        self._d: OrderedDict[int, Any] = OrderedDict()
 
-    def get(self, key: int) -> np.ndarray | None:
+    def __contains__(self, key: int) -> bool:
+        return key in self._d
+
+    def get(self, key: int) -> Any:
         arr = self._d.get(key)
         if arr is not None:
             self._d.move_to_end(key)
         return arr
 
-    def put(self, key: int, arr: np.ndarray) -> None:
+    def put(self, key: int, item: Any) -> None:
         if self.capacity == 0:
             return
-        self._d[key] = arr
+        self._d[key] = item
         self._d.move_to_end(key)
         while len(self._d) > self.capacity:
             self._d.popitem(last=False)
@@ -163,8 +167,12 @@ class VideoReader:
     # -- to be provided by subclasses ---------------------------------------------------------
 
     def _read_sorted(self, indices: Sequence[int]) -> Iterator[tuple[int, np.ndarray]]:
-        """Yield ``(index, frame)`` for sorted unique non-negative ``indices``."""
+        """Yield ``(index, frame)`` for sorted unique valid ``indices``; fill the cache."""
         raise NotImplementedError
+
+    def _cached_array(self, item: Any) -> np.ndarray:
+        """Turn a cache entry into a fresh ``[H, W, 3]`` uint8 array."""
+        return item.copy()
 
     def iter_frames(self, start: int = 0, stop: int | None = None, step: int = 1) -> Iterator[np.ndarray]:
         """Stream frames ``start, start + step, ...`` (< ``stop``) by sequential decoding.
@@ -186,11 +194,14 @@ class VideoReader:
 
     # -- shared machinery ---------------------------------------------------------------------
 
+    _cache_bytes_per_pixel = 3.0
+    _cache_max_frames = 128
+
     def _init_cache(self) -> None:
         size = self._cache_size_arg
         if size is None:
-            frame_bytes = max(1, self.height * self.width * 3)
-            size = int(max(2, min(128, _DEFAULT_CACHE_BYTES // frame_bytes)))
+            frame_bytes = max(1.0, self.height * self.width * self._cache_bytes_per_pixel)
+            size = int(max(2, min(self._cache_max_frames, _DEFAULT_CACHE_BYTES // frame_bytes)))
         self._cache = _LRU(size)
 
     @property
@@ -290,14 +301,13 @@ class VideoReader:
                 if hit is None:
                     missing.append(i)
                 else:
-                    out[pos] = hit
+                    out[pos] = self._cached_array(hit)
             if missing:
                 missing.sort()
                 got = 0
                 for i, frame in self._read_sorted(missing):
                     self._check_shape(frame, i)
                     out[positions[i]] = frame
-                    self._cache.put(i, frame)
                     got += 1
                 if got != len(missing):  # pragma: no cover - backends raise before this
                     raise VideoError(f"{self.path}: could not decode all requested frames")
@@ -412,9 +422,22 @@ class FrameIndex:
     def save(self, path: Path) -> None:
         tmp = path.with_name(path.name + f".tmp{os.getpid()}.npz")
         np.savez(
-            tmp, pts=self.pts, keyframes=self.keyframes, seek_ts=self.seek_ts,
-            meta=np.array([_INDEX_VERSION, self.time_base[0], self.time_base[1], self.last_duration,
-                           int(self.exact), int(self.truncated), self.metadata_frames], dtype=np.int64),
+            tmp,
+            pts=self.pts,
+            keyframes=self.keyframes,
+            seek_ts=self.seek_ts,
+            meta=np.array(
+                [
+                    _INDEX_VERSION,
+                    self.time_base[0],
+                    self.time_base[1],
+                    self.last_duration,
+                    int(self.exact),
+                    int(self.truncated),
+                    self.metadata_frames,
+                ],
+                dtype=np.int64,
+            ),
         )
         os.replace(tmp, path)
 
@@ -425,8 +448,16 @@ class FrameIndex:
                 meta = z["meta"].tolist()
                 if meta[0] != _INDEX_VERSION:
                     return None
-                return cls(z["pts"], z["keyframes"], z["seek_ts"], (meta[1], meta[2]), meta[3],
-                           bool(meta[4]), bool(meta[5]), meta[6])
+                return cls(
+                    z["pts"],
+                    z["keyframes"],
+                    z["seek_ts"],
+                    (meta[1], meta[2]),
+                    meta[3],
+                    bool(meta[4]),
+                    bool(meta[5]),
+                    meta[6],
+                )
         except Exception:
             return None
 
@@ -442,9 +473,10 @@ class PyAVReader(VideoReader):
         Override the frame rate measured from the timestamps (e.g. for a file whose header
         is wrong). ``None``: measured from frame timestamps / durations.
     cache_size
-        Number of decoded frames kept in an LRU cache (default: up to 128 frames, at most
-        ~256 MB). Frames decoded on the way to a seek target are cached too, which makes
-        scrubbing backwards in napari cheap.
+        Number of decoded frames kept in an LRU cache (default: as many as fit in ~256 MB
+        of YUV frames, at most 512). Every frame decoded on the way to a seek target is
+        cached too (as a decoded frame, without conversion cost), which makes scrubbing
+        backwards in napari and nearby random access cheap. 0 disables caching.
     index_cache
         Folder in which to persist the frame index (keyed by path, size and mtime).
         Default: the ``VPBEHAVIOR_INDEX_CACHE`` environment variable, else not persisted.
@@ -453,6 +485,9 @@ class PyAVReader(VideoReader):
     """
 
     backend = "pyav"
+    # the cache holds decoded (YUV) frames: storing one costs nothing, RGB conversion is on hit
+    _cache_bytes_per_pixel = 1.5
+    _cache_max_frames = 512
 
     def __init__(
         self,
@@ -469,6 +504,7 @@ class PyAVReader(VideoReader):
         self._h_stream = None
         self._h_gen = None
         self._next_idx = -1
+        self._want_from = 0
         if not self.path.exists():
             raise FileNotFoundError(f"video file not found: {self.path}")
         if self.path.is_dir():
@@ -493,7 +529,7 @@ class PyAVReader(VideoReader):
 
     # -- opening and indexing -----------------------------------------------------------------
 
-    def _open_container(self):
+    def _open_container(self, threads: bool | None = None):
         av = _import_av()
         try:
             container = av.open(str(self.path), mode="r")
@@ -506,7 +542,7 @@ class PyAVReader(VideoReader):
             container.close()
             raise VideoError(f"{self.path}: contains no video stream")
         stream = container.streams.video[0]
-        if self._threads:
+        if self._threads if threads is None else threads:
             stream.thread_type = "AUTO"
         return container, stream
 
@@ -557,7 +593,12 @@ class PyAVReader(VideoReader):
         if not rows:
             raise VideoError(f"{self.path}: contains no decodable video frames" + (f" ({problem})" if problem else ""))
         metadata_frames = int(stream.frames or 0)
-        if not truncated and metadata_frames and len(rows) < metadata_frames and container.format.name.startswith("mov"):
+        if (
+            not truncated
+            and metadata_frames
+            and len(rows) < metadata_frames
+            and container.format.name.startswith("mov")
+        ):
             # mp4 sample tables list every frame; fewer packets means the data was cut off
             truncated, problem = True, "file ends before all frames listed in its header"
 
@@ -581,11 +622,21 @@ class PyAVReader(VideoReader):
             rows.sort(key=lambda r: r[0])
             pts = np.array([r[0] for r in rows], dtype=np.int64)
             keyframes = np.array([i for i, r in enumerate(rows) if r[2]], dtype=np.int64)
-            seek_ts = np.array([r[1] if r[1] is not None else r[0] for r in rows if r[2]], dtype=np.int64)
+            # seek by keyframe pts: mov / mkv demuxers seek by presentation time; a seek that
+            # lands late is detected by pts matching and retried from an earlier keyframe
+            seek_ts = np.array([r[0] for r in rows if r[2]], dtype=np.int64)
             if len(keyframes) == 0:
                 keyframes, seek_ts = np.array([0]), np.array([pts[0]])
-            index = FrameIndex(pts, keyframes, seek_ts, (tb.numerator, tb.denominator),
-                               int(rows[-1][3]), True, truncated, metadata_frames)
+            index = FrameIndex(
+                pts,
+                keyframes,
+                seek_ts,
+                (tb.numerator, tb.denominator),
+                int(rows[-1][3]),
+                True,
+                truncated,
+                metadata_frames,
+            )
             if self._timestamps_agree(index):
                 if truncated or _last_gop_len(index) <= _TAIL_CHECK_MAX_GOP:
                     index = self._check_tail(index, problem)
@@ -644,16 +695,32 @@ class PyAVReader(VideoReader):
         if n_ok == 0:
             raise VideoError(f"{self.path}: no frame decodes ({problem or 'corrupt data'})")
         keep = index.keyframes < n_ok
-        return FrameIndex(index.pts[:n_ok], index.keyframes[keep], index.seek_ts[keep], index.time_base,
-                          0, True, True, index.metadata_frames)
+        return FrameIndex(
+            index.pts[:n_ok],
+            index.keyframes[keep],
+            index.seek_ts[keep],
+            index.time_base,
+            0,
+            True,
+            True,
+            index.metadata_frames,
+        )
 
     def _count_index(self, tb: Fraction, metadata_frames: int) -> FrameIndex:
         pts = self._decoded_pts(None, None)
         if not pts:
             raise VideoError(f"{self.path}: contains no decodable video frames")
         n = len(pts)
-        return FrameIndex(np.arange(n, dtype=np.int64), np.array([0]), np.array([0]),
-                          (tb.numerator, tb.denominator), 0, False, False, metadata_frames)
+        return FrameIndex(
+            np.arange(n, dtype=np.int64),
+            np.array([0]),
+            np.array([0]),
+            (tb.numerator, tb.denominator),
+            0,
+            False,
+            False,
+            metadata_frames,
+        )
 
     def _measure_fps(self) -> float:
         idx = self.index
@@ -701,8 +768,14 @@ class PyAVReader(VideoReader):
             state[k] = None
         return state
 
-    def _frames_from(self, container, stream, kf_pos: int) -> Iterator[tuple[int, Any]]:
-        """Seek to keyframe ``kf_pos`` (-1: start of file) and yield ``(index, av frame)``."""
+    def _frames_from(self, container, stream, kf_pos: int, wanted: Any = None) -> Iterator[tuple[int, Any]]:
+        """Seek to keyframe ``kf_pos`` (-1: start of file) and yield ``(index, av frame)``.
+
+        ``wanted(i)`` (optional) tells whether frame ``i`` is needed: packets of frames that
+        are not are decoded with ``skip_frame="NONREF"`` (non-reference frames are dropped
+        by the decoder, about half the decoding work in B-frame H.264; reference frames, on
+        which later frames depend, are always decoded).
+        """
         av = _import_av()
         index = self.index
         if index.exact and kf_pos >= 0:
@@ -711,9 +784,17 @@ class PyAVReader(VideoReader):
         last_pts = int(index.pts[-1])
         prev = -1
         count = 0
+        ctx = stream.codec_context
+        skipping = False
         for pkt in container.demux(stream):
             if pkt.is_corrupt:
                 continue
+            if wanted is not None and index.exact:
+                j = index.pts_to_index.get(pkt.pts)
+                skip = j is not None and not wanted(j)
+                if skip != skipping:
+                    ctx.skip_frame = "NONREF" if skip else "DEFAULT"
+                    skipping = skip
             try:
                 frames = pkt.decode()
             except av.error.FFmpegError as e:
@@ -740,7 +821,7 @@ class PyAVReader(VideoReader):
 
     def _ensure_open(self) -> None:
         if self._h_container is None:
-            self._h_container, self._h_stream = self._open_container()
+            self._h_container, self._h_stream = self._open_container(threads=False)
             self._h_gen = None
             self._next_idx = -1
 
@@ -751,10 +832,13 @@ class PyAVReader(VideoReader):
         if kf_pos < 0 or not self.index.exact:
             # decode from the very start: reopen rather than trust a seek to the beginning
             self._h_container.close()
-            self._h_container, self._h_stream = self._open_container()
+            self._h_container, self._h_stream = self._open_container(threads=False)
             kf_pos = -1
-        self._h_gen = self._frames_from(self._h_container, self._h_stream, kf_pos)
+        self._h_gen = self._frames_from(self._h_container, self._h_stream, kf_pos, self._is_wanted)
         self._next_idx = -1
+
+    def _cached_array(self, item: Any) -> np.ndarray:
+        return item.to_ndarray(format="rgb24")
 
     def _read_sorted(self, indices: Sequence[int]) -> Iterator[tuple[int, np.ndarray]]:
         with self._lock:
@@ -762,8 +846,14 @@ class PyAVReader(VideoReader):
             for target in indices:
                 yield target, self._decode_one(target)
 
+    def _is_wanted(self, i: int) -> bool:
+        return i >= self._want_from
+
     def _decode_one(self, target: int) -> np.ndarray:
         index = self.index
+        # frames just before the target are decoded fully (and cached, for scrubbing back);
+        # earlier non-reference frames are skipped
+        self._want_from = target - min(_SCRUB_WINDOW, self._cache.capacity)
         kf_pos = index.keyframe_for(target) if index.exact else -1
         kf_frame = int(index.keyframes[kf_pos]) if kf_pos >= 0 else 0
         # Continue decoding forward when the decoder already sits between the keyframe and the
@@ -780,14 +870,13 @@ class PyAVReader(VideoReader):
                 if first and seeked and i > target:
                     break  # seek landed after the target: retry from an earlier keyframe
                 first = False
-                if i == target:
-                    return frame.to_ndarray(format="rgb24")
                 if i > target:
                     raise VideoError(f"{self.path}: frame {target} could not be decoded (frame {i} came next)")
-                if target - i <= self._cache.capacity and self._cache.get(i) is None:
-                    arr = frame.to_ndarray(format="rgb24")
-                    self._check_shape(arr, i)
-                    self._cache.put(i, arr)
+                # keep every decoded frame of the GOP (no conversion cost): scrubbing backwards
+                # and nearby random access then need no new seek
+                self._cache.put(i, frame)
+                if i == target:
+                    return frame.to_ndarray(format="rgb24")
             else:
                 self._h_gen = None
                 self._next_idx = -1
@@ -815,22 +904,26 @@ class PyAVReader(VideoReader):
             return
         first, last = wanted[0], wanted[-1]
         kf_pos = self.index.keyframe_for(first) if self.index.exact and first > 0 else -1
+        step = wanted.step
+
+        def is_wanted(i: int) -> bool:
+            return first <= i <= last and (i - first) % step == 0
+
         container, stream = self._open_container()
         try:
-            expected = int(self.index.keyframes[kf_pos]) if kf_pos >= 0 else 0
-            for i, frame in self._frames_from(container, stream, kf_pos):
-                if i < expected:
-                    continue  # leading frames of an open GOP seen after the seek
+            expected = first
+            for i, frame in self._frames_from(container, stream, kf_pos, is_wanted):
+                if i < expected or not is_wanted(i):
+                    continue  # frames before the start / between steps (possibly skipped)
                 if i != expected:
                     raise VideoError(f"{self.path}: frame {expected} could not be decoded (frame {i} came next)")
-                expected += 1
-                if i >= first and (i - first) % wanted.step == 0:
-                    arr = frame.to_ndarray(format="rgb24")
-                    self._check_shape(arr, i)
-                    yield arr
+                arr = frame.to_ndarray(format="rgb24")
+                self._check_shape(arr, i)
+                yield arr
                 if i >= last:
                     return
-            raise VideoError(f"{self.path}: stream ended at frame {expected}, expected {last + 1} frames")
+                expected += step
+            raise VideoError(f"{self.path}: stream ended before frame {expected} ({self.n_frames} frames indexed)")
         finally:
             container.close()
 
@@ -911,7 +1004,8 @@ class ImageFolderReader(VideoReader):
         if not self.path.is_dir():
             raise VideoError(f"{self.path}: is not a folder of image frames")
         files = [
-            p for p in self.path.iterdir()
+            p
+            for p in self.path.iterdir()
             if p.suffix.lower() in IMAGE_SUFFIXES and not p.name.startswith(".") and p.is_file()
         ]
         if not files:
@@ -976,7 +1070,9 @@ class ImageFolderReader(VideoReader):
 
     def _read_sorted(self, indices: Sequence[int]) -> Iterator[tuple[int, np.ndarray]]:
         for i in indices:
-            yield i, self._load(i)
+            arr = self._load(i)
+            self._cache.put(i, arr)
+            yield i, arr
 
     def iter_frames(self, start: int = 0, stop: int | None = None, step: int = 1) -> Iterator[np.ndarray]:
         """Stream frames in order (see :meth:`VideoReader.iter_frames`)."""
