@@ -206,7 +206,8 @@ def test_annotation_length_mismatch_fails_that_sequence_only(tmp_path):
 @pytest.mark.parametrize(
     "edit, field",
     [
-        (lambda s: s["metadata"].update(vocab={"attack": 0, "other": 2}), "metadata.vocab"),
+        (lambda s: s["metadata"].update(vocab={"attack": 0, "other": 0}), "metadata.vocab"),
+        (lambda s: s["metadata"].update(vocab={"attack": 0, "other": -2}), "metadata.vocab"),
         (lambda s: s["annotations"].__setitem__(3, 7), "annotations"),
         (lambda s: s["keypoints"][2].pop(), "keypoints"),
         (lambda s: s.pop("metadata"), "metadata.vocab"),
@@ -250,3 +251,62 @@ def test_task1_videos_attached_missing_and_unreadable(tmp_path):
     ds = calms21.load_calms21(tmp_path, videos="require")
     assert len(ds.failures) == 2 and all("no video found" in f.error for f in ds.failures)
     assert len(calms21.load_calms21(tmp_path, videos="skip")) == len(written.sequences)
+
+
+# ----------------------------------------------------------------------------- adversarial layouts
+def _inspect_json(path, capsys) -> dict:
+    from vpbehavior.cli import main
+
+    assert main(["inspect", str(path), "--json"]) == 0
+    return json.loads(capsys.readouterr().out)
+
+
+def test_task3_groups_by_behavior_sparse_vocab_and_unscored_unlabeled(tmp_path, capsys):
+    """Group keys that are not ``annotator-id_k`` (task 3's spelling is unverified), vocab ids
+    that are not 0..C-1, unlabeled sequences without scores: all read from the data."""
+    rng = np.random.default_rng(11)
+    folder = tmp_path / "task3_new_behaviors"
+    expected: dict[str, int] = {}
+    groups: dict[str, dict] = {}
+    for k, (behavior, vocab) in enumerate([("approach", {"other": 0, "approach": 1}),
+                                           ("groom", {"other": 3, "groom": 7})]):
+        seq = sequence_to_json(make_sequence(20 + 5 * k, vocab, rng), 0, vocab)
+        groups[behavior] = {f"task3/train/mouse{k + 1:03d}_task3_annotator1": seq}
+        for name, ident in vocab.items():
+            expected[name] = expected.get(name, 0) + seq["annotations"].count(ident)
+    path = folder / "calms21_task3_train.json"
+    folder.mkdir()
+    path.write_text(json.dumps(groups, indent=2))  # pretty-printed, unlike the release
+    unl = {k: v for k, v in sequence_to_json(make_sequence(9, None, rng), None, None).items() if k != "scores"}
+    write_json(tmp_path / "unlabeled_videos" / "calms21_unlabeled_videos_part1.json",
+               {"unlabeled_videos": {"unlabeled_videos/part1/mouse001": unl}})
+    assert detect_format(folder) == detect_format(path) == detect_format(tmp_path) == "calms21"
+    assert calms21.detect_calms21(path) >= 0.85  # recognized by content, not only by name
+    for target in (tmp_path, folder, path):
+        summary = _inspect_json(target, capsys)
+        assert summary["format"] == "calms21" and not summary["failures"]
+        assert summary["label_counts"] == expected
+        n_seq = 3 if target == tmp_path else 2
+        assert summary["recordings"] == n_seq and summary["frames"] == 20 + 25 + (9 if n_seq == 3 else 0)
+    ds = vpbehavior.load(tmp_path, cache=False)
+    groom = ds["task3/train/mouse002_task3_annotator1"]
+    assert groom.classes == ("other", "groom") and groom.labels.background == "other"
+    unlabeled = ds["unlabeled_videos/part1/mouse001"]
+    assert unlabeled.labels is None and unlabeled.pose.scores is None and unlabeled.split == "unlabeled"
+
+
+def test_damaged_sequences_fail_alone(tmp_path):
+    rng = np.random.default_rng(12)
+    vocab = {"attack": 0, "other": 1}
+    good = sequence_to_json(make_sequence(12, vocab, rng), 0, vocab)
+    short = sequence_to_json(make_sequence(12, vocab, rng), 0, vocab)
+    short["annotations"] = short["annotations"][:-1]
+    swapped = sequence_to_json(make_sequence(12, vocab, rng), 0, vocab)
+    swapped["keypoints"] = np.asarray(swapped["keypoints"]).transpose(0, 1, 3, 2).tolist()  # [T][mouse][part][xy]
+    path = write_json(tmp_path / "calms21_task1_train.json",
+                      {"annotator-id_0": {"good": good, "short": short, "swapped": swapped}})
+    ds = vpbehavior.load(path, cache=False)
+    assert [r.name for r in ds] == ["good"]
+    errors = sorted(f.error for f in ds.failures)
+    assert "'short'" in errors[0] and "'annotations'" in errors[0] and str(path) in errors[0]
+    assert "'swapped'" in errors[1] and "'keypoints'" in errors[1] and "[T][2][2][7]" in errors[1]

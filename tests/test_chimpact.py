@@ -165,3 +165,73 @@ def test_ava_csv_missing_column(tmp_path):
     path.write_text("\n".join(",".join(line.split(",")[:7]) for line in path.read_text().splitlines()) + "\n")
     with pytest.raises(ValueError, match=r"train_action\.csv: line 1: expected 8 fields"):
         vpbehavior.load(path)
+
+
+# ----------------------------------------------------------------------------- adversarial inputs
+@pytest.mark.parametrize("field, edit", [
+    ("behaviors", lambda o: o["annotations"][0].__setitem__("behaviors", 3)),
+    ("bbox_id", lambda o: o["annotations"][0].__setitem__("bbox_id", None)),
+    ("bbox", lambda o: o["annotations"][0].__setitem__("bbox", ["a", 1, 2, 3])),
+    ("annotations[0]", lambda o: o["annotations"].__setitem__(0, [1, 2])),
+    ("images[0]", lambda o: o["images"].__setitem__(0, "000000.jpg")),
+    ("image_id", lambda o: o["annotations"][0].__setitem__("image_id", 999)),
+])
+def test_damaged_clip_fields_are_named_failures(tmp_path, field, edit):
+    import json
+
+    clips = {"Azibo_ObsChimp_2016_01_01_clip_0_40": random_clip(40, seed=3),
+             "Azibo_ObsChimp_2016_01_02_clip_0_40": random_clip(40, seed=4)}
+    written = write_release(tmp_path, clips, dict.fromkeys(clips, 40), videos=False)
+    bad = written["Azibo_ObsChimp_2016_01_02_clip_0_40"].json_path
+    obj = json.loads(bad.read_text())
+    edit(obj)
+    bad.write_text(json.dumps(obj))
+    ds = vpbehavior.load(tmp_path / "ChimpACT_release")
+    assert [r.name for r in ds] == ["Azibo_ObsChimp_2016_01_01_clip_0_40"]
+    assert len(ds.failures) == 1 and Path(ds.failures[0].path) == bad
+    assert str(bad) in ds.failures[0].error and field in ds.failures[0].error
+
+
+def test_inspect_counts_and_no_claim_on_video_folders(tmp_path, capsys):
+    import json
+
+    from vpbehavior.cli import main
+    from vpbehavior.io.video import write_video
+
+    clips = {"Azibo_ObsChimp_2016_01_01_clip_0_40": random_clip(40, seed=5),
+             "Azibo_ObsChimp_2015_11_26_a_clip_0_1000": random_clip(30, seed=6)}
+    written = write_release(tmp_path, clips, {k: 40 if "2016" in k else 30 for k in clips}, videos=False)
+    expected = dict.fromkeys(BEHAVIORS, 0)
+    for clip in written.values():
+        for boxes in clip.keyframes.values():
+            for b in boxes:
+                for beh in b.behaviors:
+                    expected[BEHAVIORS[beh]] += 1
+    root = tmp_path / "ChimpACT_release"
+    for target, n in ((root, 2), (root / "labels", 2), (written["Azibo_ObsChimp_2016_01_01_clip_0_40"].json_path, 1)):
+        assert main(["inspect", str(target), "--json"]) == 0
+        summary = json.loads(capsys.readouterr().out)
+        assert summary["format"] == "chimpact" and summary["recordings"] == n
+        if n == 2:
+            assert summary["label_counts"] == expected and summary["frames"] == 40 + 1000
+            assert summary["splits"] == {"train": 1, "test": 1}
+    # an experiment folder: videos with COCO-like .json next to them is not ChimpACT
+    exp = tmp_path / "exp"
+    exp.mkdir()
+    write_video(exp / "mouse1.mp4", (np.zeros((16, 16, 3), np.uint8) for _ in range(4)), fps=10, codec="mp4v")
+    (exp / "mouse1.json").write_text(json.dumps({"images": [{"id": 0, "file_name": "0.jpg"}],
+                                                  "annotations": [{"image_id": 0, "bbox": [0, 0, 1, 1],
+                                                                   "bbox_id": 1}]}))
+    assert chimpact.detect_chimpact(exp) == 0.0 and detect_format(exp) == "folder"
+
+
+def test_ava_csv_with_header_line(tmp_path):
+    per_frame = {0: [(0, (0.1, 0.2, 0.5, 0.6), [0, 4])], 3: [(23, (0.0, 0.0, 0.25, 0.5), [22])]}
+    path = write_processed_action_csv(tmp_path, "val", {"Azibo_ObsChimp_2018_07_11_c_clip_0_1000": per_frame},
+                                      {"Azibo_ObsChimp_2018_07_11_c_clip_0_1000": 5})
+    path.write_text("video,frame,x1,y1,x2,y2,action_id,entity_id\n" + path.read_text())
+    ds = vpbehavior.load(path)
+    rec = ds[0]
+    assert not ds.failures and rec.split == "val" and rec.subjects == ("Azibo", "unknown")
+    assert rec.labels.label_counts()[BEHAVIORS[22]] == 1 and rec.labels.label_counts()[BEHAVIORS[4]] == 1
+    np.testing.assert_allclose(rec.boxes[3, 1], [0, 0, 0.25 * 64, 0.5 * 48], atol=1e-4)

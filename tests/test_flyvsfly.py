@@ -253,3 +253,48 @@ def test_movie_video_attached_unreadable_and_missing(tmp_path):
     errors = sorted(f.error for f in ds.failures)
     assert any(str(bad) in e and "unreadable" in e for e in errors)
     assert any(str(gone) in e and "missing" in e for e in errors)
+
+
+# ----------------------------------------------------------------------------- adversarial shapes
+def _bare_movie(folder: Path, name: str, behs, bouts, version: str, n_frames: int = 40) -> None:
+    data = np.random.default_rng(0).normal(size=(2, n_frames, len(TRACK_FIELDS)))
+    write_mat(folder / f"{name}_track.mat", {"trk": {"names": cell(list(TRACK_FIELDS)), "data": data}}, version)
+    write_mat(folder / f"{name}_actions.mat", {"behs": behs, "bouts": bouts}, version)
+
+
+@pytest.mark.parametrize("version", ["5", "7.3"])
+def test_bout_vectors_columns_and_transposed_cells(tmp_path, version):
+    """One bout as a vector / column, bouts as 2xN or 3xN columns, Nx2 rows without certainty,
+    and the bouts cell saved as n_behaviors x n_flies all give the same 0-based half-open bouts."""
+    bouts = cell([np.array([3.0, 7, 1]),                        # fly1 a: one bout, 1-D
+                  np.array([[3.0], [7], [1]]),                  # fly1 b: one bout as a 3x1 column
+                  np.zeros((0, 0)),                             # fly1 c: none
+                  np.array([[1.0, 2], [10, 12]]),               # fly2 a: Nx2 rows
+                  np.array([[1.0, 10, 20, 30], [4, 12, 25, 31], [1, 1, 1, 1]]),  # fly2 b: 3xN columns
+                  np.array([[5.0, 5, 1]])], (2, 3))             # fly2 c: a one-frame bout
+    _bare_movie(tmp_path / "m1", "m1", cell(["a", "b", "c"]), bouts, version)
+    # the same bouts, cell stored transposed (behaviors x flies) and names as a column cell
+    _bare_movie(tmp_path / "m2", "m2", cell(["a", "b", "c"], (3, 1)), bouts.T.copy(), version)
+    ds = vpbehavior.load(tmp_path, format="flyvsfly", videos="skip")
+    assert not ds.failures and len(ds) == 2
+    expected = {(2, 7, "fly1", "a"), (2, 7, "fly1", "b"), (0, 2, "fly2", "a"), (9, 12, "fly2", "a"),
+                (0, 4, "fly2", "b"), (9, 12, "fly2", "b"), (19, 25, "fly2", "b"), (29, 31, "fly2", "b"),
+                (4, 5, "fly2", "c")}
+    for rec in ds:
+        got = {(b.start, b.stop, b.subject, b.behavior) for b in rec.metadata["bouts"]}
+        assert got == expected, rec.name
+        assert rec.labels.label_counts() == {"a": 5 + 2 + 3, "b": 5 + 4 + 3 + 6 + 2, "c": 1}
+
+
+def test_bad_bout_is_a_named_failure_and_others_load(tmp_path):
+    good = cell([np.array([[2.0, 4, 1]]), np.zeros((0, 0))], (2, 1))
+    _bare_movie(tmp_path / "ok", "ok", cell(["lunge"]), good, "5")
+    bad = cell([np.array([[9.0, 4, 1]]), np.zeros((0, 0))], (2, 1))  # end before start
+    _bare_movie(tmp_path / "bad", "bad", cell(["lunge"]), bad, "7.3")
+    wrong = cell([np.zeros((0, 0))] * 3, (3, 1))  # 3 "flies" but the track has 2
+    _bare_movie(tmp_path / "wrong", "wrong", cell(["lunge"]), wrong, "5")
+    ds = vpbehavior.load(tmp_path, format="flyvsfly", videos="skip")
+    assert [r.name for r in ds] == ["ok"]
+    errors = sorted(f.error for f in ds.failures)
+    assert "bad_actions.mat" in errors[0] and "bouts{1,1}" in errors[0] and "precedes" in errors[0]
+    assert "wrong_actions.mat" in errors[1] and "'bouts'" in errors[1]

@@ -192,3 +192,52 @@ def test_longest_stem_wins(tmp_path):
     files = {f.video.name: f for f in pair_files([tmp_path / "m1.mp4", tmp_path / "m10.mp4"])}
     assert [p.name for p in files["m10.mp4"].pose] == ["m10_DLC.csv"] and not files["m1.mp4"].pose
     assert [p.name for p in files["m1.mp4"].labels] == ["m1.behavior.json"]
+
+
+# ----------------------------------------------------------------------------- DeepLabCut files
+def _dlc_csv(path: Path, n: int, individuals=None, parts=("nose", "tail")) -> np.ndarray:
+    """A DeepLabCut analysis CSV (as pandas writes it); returns the values [T, S, K, 3]."""
+    rng = np.random.default_rng(len(path.name))
+    inds = individuals or ["_"]
+    vals = np.round(rng.uniform(0, 20, (n, len(inds), len(parts), 3)), 3)
+    vals[2, 0, 0, :] = np.nan  # a missing detection
+    cols = [(i, p, c) for i in inds for p in parts for c in ("x", "y", "likelihood")]
+    rows = [["scorer"] + ["DLC_resnet50_xJan1shuffle1_100"] * len(cols)]
+    if individuals:
+        rows.append(["individuals"] + [c[0] for c in cols])
+    rows += [["bodyparts"] + [c[1] for c in cols], ["coords"] + [c[2] for c in cols]]
+    for t in range(n):
+        rows.append([str(t)] + ["" if np.isnan(v) else repr(float(v)) for v in vals[t].reshape(-1)])
+    path.write_text("\n".join(",".join(r) for r in rows) + "\n")
+    return vals
+
+
+def test_deeplabcut_csv_single_and_multi_animal(tmp_path):
+    _video(tmp_path / "a.mp4", 12)
+    _video(tmp_path / "b.mp4", 12)
+    single = _dlc_csv(tmp_path / "aDLC_resnet50_xJan1shuffle1_100.csv", 10)  # DLC adds no separator
+    multi = _dlc_csv(tmp_path / "bDLC_dlcrnetms5_xJan1shuffle1_100_el.csv", 12, individuals=["m1", "m2"])
+    ds = vpbehavior.load(tmp_path)
+    assert not ds.failures
+    a, b = ds["a"].keypoints(), ds["b"].keypoints()
+    assert a.subjects == ("instance0",) and a.keypoint_names == ("nose", "tail") and a.points.shape == (12, 1, 2, 2)
+    np.testing.assert_allclose(a.points[:10], single[..., :2], atol=1e-3)
+    assert np.isnan(a.points[10:]).all() and np.isnan(a.points[2, 0, 0]).all()
+    np.testing.assert_allclose(a.scores[:10], single[..., 2], atol=1e-3)
+    assert b.subjects == ("m1", "m2") and ds["b"].subjects == ("m1", "m2")
+    np.testing.assert_allclose(b.points, multi[..., :2], atol=1e-3)
+
+
+def test_deeplabcut_h5_prefers_csv_twin_else_clear_error(tmp_path):
+    import h5py
+
+    _video(tmp_path / "a.mp4", 8)
+    _video(tmp_path / "b.mp4", 8)
+    for stem in ("aDLC_resnet50_x", "bDLC_resnet50_x"):
+        with h5py.File(tmp_path / f"{stem}.h5", "w") as fh:
+            fh.create_group("df_with_missing").create_dataset("table", data=np.zeros(3))
+    _dlc_csv(tmp_path / "aDLC_resnet50_x.csv", 8)
+    ds = vpbehavior.load(tmp_path)
+    assert [r.name for r in ds] == ["a"] and ds["a"].keypoints().points.shape == (8, 1, 2, 2)
+    assert len(ds.failures) == 1 and "bDLC_resnet50_x.h5" in ds.failures[0].error
+    assert "csv" in ds.failures[0].error.lower()

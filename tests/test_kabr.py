@@ -213,3 +213,62 @@ def test_missing_or_truncated_classes_json_is_fatal(tmp_path):
     classes.unlink()
     with pytest.raises(FileNotFoundError, match="classes.json"):
         vpbehavior.load(written.root, format="kabr")
+
+
+# ----------------------------------------------------------------------------- adversarial inputs
+def test_bad_row_fails_its_miniscene_only(tmp_path):
+    written = write_kabr(tmp_path, SCENES, images=False)
+    train = written.root / "annotation" / "train.csv"
+    lines = train.read_text().splitlines()
+    victim = lines[2].split(" ")[0]
+    lines[2] = lines[2].rsplit(" ", 1)[0] + " walk"     # a label that is not an index
+    lines.insert(4, lines[3])                            # a duplicated frame of the same mini-scene
+    train.write_text("\n".join(lines) + "\n")
+    ds = vpbehavior.load(written.root)
+    assert victim not in {r.name for r in ds}
+    assert len(ds) == sum(len(v) for v in SCENES.values()) - 1
+    assert len(ds.failures) == 1 and "'labels'" in ds.failures[0].error and "line 3" in ds.failures[0].error
+    assert ds.metadata["test_split"] == "val"
+
+
+def test_nested_and_zero_padded_image_folders(tmp_path):
+    written = write_kabr(tmp_path, SCENES)
+    image = written.root / "dataset" / "image"
+    scene = next(iter(SCENES["train"]))
+    (image / "zebras_part").mkdir()
+    shutil.move(str(image / scene), str(image / "zebras_part" / scene))  # unpacked one level deeper
+    other = next(iter(SCENES["val"]))
+    for jpg in (image / other).glob("*.jpg"):
+        jpg.rename(jpg.with_name(f"{int(jpg.stem):06d}.jpg"))                # 000001.jpg
+    ds = vpbehavior.load(written.root)
+    assert not ds.failures
+    assert ds[scene].video == image / "zebras_part" / scene and ds[other].video == image / other
+
+
+def test_kabr_csv_in_a_video_folder_is_not_kabr_or_boris(tmp_path):
+    from vpbehavior.io.label_formats import sniff_label_kind
+    from vpbehavior.io.video import write_video
+
+    write_video(tmp_path / "zebra.mp4", (np.zeros((16, 16, 3), np.uint8) for _ in range(4)), fps=10, codec="mp4v")
+    csv_path = tmp_path / "zebra.csv"
+    csv_path.write_text(HEADER + "\nZG0001.1 1 1 ZG0001.1/1.jpg 0\n")
+    assert sniff_label_kind(csv_path) is None
+    assert detect_format(csv_path) == "kabr" and detect_format(tmp_path) == "folder"
+    ds = vpbehavior.load(tmp_path)
+    assert ds.format == "folder" and ds[0].labels is None and not ds.failures
+
+
+def test_inspect_root_annotation_and_file_agree(tmp_path, capsys):
+    from vpbehavior.cli import main
+
+    written = write_kabr(tmp_path, SCENES, images=False)
+    expected_counts = _expected_counts(written)
+    for target, scenes in ((written.root, SCENES), (written.root / "annotation", SCENES),
+                           (written.root / "annotation" / "val.csv", {"val": SCENES["val"]})):
+        assert main(["inspect", str(target), "--json"]) == 0
+        summary = json.loads(capsys.readouterr().out)
+        assert summary["format"] == "kabr"
+        assert summary["recordings"] == sum(len(v) for v in scenes.values())
+        assert summary["frames"] == sum(len(x) for v in scenes.values() for x in v.values())
+        if scenes is SCENES:
+            assert summary["label_counts"] == expected_counts

@@ -57,10 +57,15 @@ FPS = 30.0
 IMAGE_SIZE = (1024, 570)
 CACHE_SUFFIX = ".vpbehavior-cache.npz"
 CACHE_ENV = "VPBEHAVIOR_CACHE"
-_CACHE_VERSION = 1
+_CACHE_VERSION = 2
 _CHUNK = 1 << 23  # 8 MiB
 _SNIFF_BYTES = 4096
 _TOP_KEY = re.compile(rb'^\s*\{\s*"(annotator-id_\d+|unlabeled_videos)"\s*:\s*\{')
+# Any group key (task 3's group spelling is unverified): {"<group>": {"<sequence>": {"keypoints"|...
+_JSON_STR = rb'"(?:[^"\\]|\\.)*"'
+_NESTED_SEQUENCE = re.compile(
+    rb"^\s*\{\s*" + _JSON_STR + rb"\s*:\s*\{\s*" + _JSON_STR + rb'\s*:\s*\{\s*"(keypoints|scores|annotations|metadata)"\s*:'
+)
 _KEY_BEFORE_VALUE = re.compile(rb'^\s*,?\s*("(?:[^"\\]|\\.)*")\s*:\s*$', re.S)
 
 
@@ -238,16 +243,21 @@ def _numeric(path: Path, seq_id: str, obj: dict, fld: str, tail: tuple[int, ...]
     return array
 
 
-def parse_vocab(path: Path, seq_id: str, metadata: Any) -> tuple[str, ...]:
-    """Class names in id order from ``metadata.vocab`` (ids must be 0..C-1, each once)."""
+def parse_vocab(path: Path, seq_id: str, metadata: Any) -> tuple[tuple[str, ...], tuple[int, ...]]:
+    """Class names and their ids, sorted by id, from ``metadata.vocab``.
+
+    Ids must be distinct non-negative integers; they need not be 0..C-1 (the task-3 vocab
+    layout is unverified), so annotations are mapped through the ids, never used as columns.
+    """
     if not isinstance(metadata, dict) or not isinstance(metadata.get("vocab"), dict) or not metadata["vocab"]:
         raise _field_error(path, seq_id, "metadata.vocab", "missing or not a {name: id} object")
     vocab = metadata["vocab"]
-    if not all(isinstance(v, int) and not isinstance(v, bool) for v in vocab.values()):
-        raise _field_error(path, seq_id, "metadata.vocab", f"ids must be integers, got {vocab}")
-    if sorted(vocab.values()) != list(range(len(vocab))):
-        raise _field_error(path, seq_id, "metadata.vocab", f"ids must be 0..{len(vocab) - 1}, each once; got {vocab}")
-    return tuple(name for name, _ in sorted(vocab.items(), key=lambda kv: kv[1]))
+    if not all(isinstance(v, int) and not isinstance(v, bool) and v >= 0 for v in vocab.values()):
+        raise _field_error(path, seq_id, "metadata.vocab", f"ids must be non-negative integers, got {vocab}")
+    if len(set(vocab.values())) != len(vocab):
+        raise _field_error(path, seq_id, "metadata.vocab", f"two behaviors share an id: {vocab}")
+    items = sorted(vocab.items(), key=lambda kv: kv[1])
+    return tuple(name for name, _ in items), tuple(i for _, i in items)
 
 
 def parse_sequence(path: Path, group: str, seq_id: str, raw: bytes | dict, offset: int = 0) -> CalMS21Sequence:
@@ -274,7 +284,7 @@ def parse_sequence(path: Path, group: str, seq_id: str, raw: bytes | dict, offse
     annotations, classes = None, ()
     metadata = obj.get("metadata") if isinstance(obj.get("metadata"), dict) else {}
     if "annotations" in obj:
-        classes = parse_vocab(path, seq_id, obj.get("metadata"))
+        classes, vocab_ids = parse_vocab(path, seq_id, obj.get("metadata"))
         raw_ids = obj["annotations"]
         if not isinstance(raw_ids, list):
             raise _field_error(path, seq_id, "annotations", "expected a list of class ids")
@@ -291,15 +301,17 @@ def parse_sequence(path: Path, group: str, seq_id: str, raw: bytes | dict, offse
             raise _field_error(path, seq_id, "annotations", "expected integer class ids") from None
         if ids.ndim != 1 or not np.all(ids == np.round(ids)):
             raise _field_error(path, seq_id, "annotations", "expected a flat list of integer class ids")
-        bad = (ids < 0) | (ids >= len(classes))
+        known = np.asarray(vocab_ids, np.float64)
+        bad = ~np.isin(ids, known)
         if bad.any():
             raise _field_error(
                 path,
                 seq_id,
                 "annotations",
-                f"class id {int(ids[bad][0])} at frame {int(np.flatnonzero(bad)[0])} is not in metadata.vocab {classes}",
+                f"class id {int(ids[bad][0])} at frame {int(np.flatnonzero(bad)[0])} is not in metadata.vocab "
+                f"{dict(zip(classes, vocab_ids))}",
             )
-        annotations = ids.astype(np.int64)
+        annotations = np.searchsorted(known, ids).astype(np.int64)  # vocab id -> column (ids sorted)
     meta = {"group": group, "seq_id": seq_id}
     if "annotator-id" in metadata:
         meta["annotator_id"] = metadata["annotator-id"]
@@ -523,7 +535,7 @@ def _is_calms21_json(path: Path) -> bool:
             head = fh.read(_SNIFF_BYTES)
     except OSError:
         return False
-    return bool(_TOP_KEY.match(head))
+    return bool(_TOP_KEY.match(head) or _NESTED_SEQUENCE.match(head))
 
 
 def _dataset_files(folder: Path, max_depth: int = 3, limit: int | None = None) -> Iterator[Path]:

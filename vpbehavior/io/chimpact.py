@@ -153,15 +153,25 @@ def _load_json(path: Path) -> dict:
 
 
 def _field(path: Path, ann: dict, key: str, i: int):
+    if not isinstance(ann, dict):
+        raise ValueError(f"{path}: annotations[{i}] is a {type(ann).__name__}, expected an object")
     if key not in ann:
         raise ValueError(f"{path}: annotations[{i}] (id {ann.get('id')}) has no field {key!r}")
     return ann[key]
 
 
+def _is_int(value) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) or isinstance(value, float) and value.is_integer()
+
+
+def _is_real(value) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
 def _keyframes(path: Path, obj: dict) -> dict:
     frames = {}
     for i, img in enumerate(obj["images"]):
-        if "id" not in img or "file_name" not in img:
+        if not isinstance(img, dict) or "id" not in img or "file_name" not in img:
             raise ValueError(f"{path}: images[{i}] needs 'id' and 'file_name'")
         stem = Path(str(img["file_name"])).stem
         if not stem.isdigit():
@@ -213,14 +223,23 @@ def parse_clip(path: str | Path, classes: Sequence[str], n_frames: int | None = 
             raise ValueError(f"{path}: keyframe block {frame // KEYFRAME_STEP} (frame {frame}) is beyond the "
                              f"clip's {n_frames} frames")
         bbox = _field(path, ann, "bbox", i)
-        if not isinstance(bbox, list) or len(bbox) != 4:
-            raise ValueError(f"{path}: annotations[{i}].bbox must be [x, y, w, h], got {bbox!r}")
+        if not (isinstance(bbox, list) and len(bbox) == 4 and all(_is_real(v) for v in bbox)):
+            raise ValueError(f"{path}: annotations[{i}].bbox must be 4 numbers [x, y, w, h], got {bbox!r}")
         behaviors = ann.get("behaviors") or []
-        bad = [b for b in behaviors if not isinstance(b, int) or not 0 <= b < len(classes)]
+        if not isinstance(behaviors, list):
+            raise ValueError(f"{path}: annotations[{i}].behaviors must be a list of behavior ids, got {behaviors!r}")
+        bad = [b for b in behaviors if not _is_int(b) or not 0 <= b < len(classes)]
         if bad:
             raise ValueError(f"{path}: annotations[{i}].behaviors: id {bad[0]!r} outside 0..{len(classes) - 1}")
-        per_frame[frame].append({"bbox_id": int(_field(path, ann, "bbox_id", i)), "bbox": bbox,
-                                 "behaviors": behaviors, "keypoints": ann.get("keypoints") or [], "index": i})
+        bbox_id = _field(path, ann, "bbox_id", i)
+        if not _is_int(bbox_id) or bbox_id < 0:
+            raise ValueError(f"{path}: annotations[{i}].bbox_id must be a non-negative integer identity "
+                             f"(0-22 named, {UNKNOWN_ID} unknown), got {bbox_id!r}")
+        keypoints = ann.get("keypoints") or []
+        if not isinstance(keypoints, list) or not all(v is None or _is_real(v) for v in keypoints):
+            keypoints = []  # not a flat number list: no pose, like any length != 48
+        per_frame[frame].append({"bbox_id": int(bbox_id), "bbox": bbox, "behaviors": [int(b) for b in behaviors],
+                                 "keypoints": keypoints, "index": i})
     slots = _subject_slots({f: [a["bbox_id"] for a in anns] for f, anns in per_frame.items()})
     subjects = [_slot_name(b, k) for b, k in slots]
     s_index = {slot: j for j, slot in enumerate(slots)}
@@ -249,7 +268,7 @@ def parse_clip(path: str | Path, classes: Sequence[str], n_frames: int | None = 
                 arr = np.asarray(kp, np.float32).reshape(K, 3)
                 visible = arr[:, 2] > 0
                 points[frame, j][visible] = arr[visible, :2]
-                vis[frame, j] = arr[:, 2].astype(np.int8)
+                vis[frame, j] = np.nan_to_num(arr[:, 2], nan=0.0).astype(np.int8)
                 has_pose = True
     if propagate:
         _propagate(boxes, values, sorted(per_frame), slots, n_frames)
@@ -365,7 +384,7 @@ def load_chimpact(path: str | Path, propagate: bool = False, splits: Sequence[st
             continue
         try:
             recordings.append(_clip_recording(f, root, classes, vocab_source, propagate))
-        except (OSError, ValueError) as err:
+        except (OSError, ValueError, TypeError, KeyError, IndexError) as err:
             failures.append(LoadFailure(f, str(err)))
     return Dataset(recordings, FORMAT, path, failures, metadata={"vocabulary_source": vocab_source})
 
@@ -379,6 +398,8 @@ def _ava_rows(path: Path) -> dict[str, list[tuple]]:
         for lineno, row in enumerate(csv.reader(fh), start=1):
             if not row or not any(c.strip() for c in row):
                 continue
+            if lineno == 1 and len(row) > 1 and not row[1].strip().lstrip("-").isdigit():
+                continue  # a header line (the official files have none)
             if len(row) != 8:
                 raise ValueError(f"{path}: line {lineno}: expected 8 fields "
                                  f"(video,frame,x1,y1,x2,y2,action_id,entity_id), got {len(row)}: {row}")
@@ -506,7 +527,9 @@ def _looks_like_clip_json(path: Path) -> bool:
             head = fh.read(65536)
     except OSError:
         return False
-    return '"bbox_id"' in head or ('"images"' in head and bool(_CLIP_RE.search(path.stem)))
+    if '"images"' not in head or '"annotations"' not in head:
+        return False
+    return '"bbox_id"' in head or bool(_CLIP_RE.search(path.stem))
 
 
 def detect_chimpact(path: Path) -> float:
@@ -523,10 +546,20 @@ def detect_chimpact(path: Path) -> float:
     if (path / "annotations" / "action").is_dir() and any((path / "annotations" / "action").glob("*_action.csv")):
         return 0.9
     _, labels_dir = _find_root(path)
-    first = next(iter(sorted(labels_dir.glob("*.json"))), None)
-    if first is not None and _looks_like_clip_json(first):
-        return 0.9 if (labels_dir.parent / "videos_full").is_dir() or labels_dir.name == "labels" else 0.7
-    return 0.0
+    jsons = [p for p in sorted(labels_dir.glob("*.json")) if not p.name.endswith(".behavior.json")][:5]
+    hits = [p for p in jsons if _looks_like_clip_json(p)]
+    if not hits:
+        return 0.0
+    if (labels_dir.parent / "videos_full").is_dir() or labels_dir.name == "labels":
+        return 0.9
+    # A loose folder: an experiment folder of videos with COCO-like .json files is not ChimpACT
+    # unless the files carry ChimpACT clip names (<recording>_clip_<start>_<end>).
+    if any(_CLIP_RE.search(p.stem) for p in hits):
+        return 0.7
+    from vpbehavior.io.video import VIDEO_SUFFIXES
+
+    has_videos = any(c.suffix.lower() in VIDEO_SUFFIXES for c in labels_dir.iterdir() if c.is_file())
+    return 0.0 if has_videos else 0.5
 
 
 register_format(FORMAT, detect_chimpact, load_chimpact, "ChimpACT per-clip COCO-like JSON or processed AVA CSV")

@@ -195,6 +195,19 @@ def read_features(path: str | Path) -> dict:
     return {"names": names, "units": units, "data": data}
 
 
+def _bout_rows(rows: np.ndarray) -> np.ndarray:
+    """Bouts as ``[n_bouts, >=2]`` rows (start, end[, certainty]).
+
+    MATLAB users also store one bout as a vector (1-D, or a 2x1 / 3x1 column) and several
+    bouts as columns (``2 x N`` / ``3 x N``); the shape tells them apart when ``N > 3``.
+    """
+    if rows.ndim == 1:
+        return rows.reshape(1, -1)
+    if rows.ndim == 2 and rows.shape[0] in (2, 3) and (rows.shape[1] == 1 or rows.shape[1] > 3):
+        return rows.T
+    return rows
+
+
 def read_actions(path: str | Path, n_frames: int, subjects: Sequence[str]) -> tuple[list[str], list[Bout]]:
     """Behavior names (as written) and 0-based, stop-exclusive bouts of an actions file.
 
@@ -211,6 +224,8 @@ def read_actions(path: str | Path, n_frames: int, subjects: Sequence[str]) -> tu
     if not (isinstance(cells, np.ndarray) and cells.dtype == object and cells.ndim == 2):
         raise ValueError(f"{path}: variable 'bouts' must be an n_flies x n_behaviors cell array")
     expected = (len(subjects), len(behs))
+    if cells.shape == expected[::-1] and expected[0] != expected[1]:
+        cells = cells.T  # saved as n_behaviors x n_flies: the shape says which axis is which
     if cells.shape != expected:
         raise ValueError(
             f"{path}: variable 'bouts' is {cells.shape[0]} x {cells.shape[1]} but expected {expected[0]} flies x "
@@ -223,8 +238,9 @@ def read_actions(path: str | Path, n_frames: int, subjects: Sequence[str]) -> tu
             if rows.size == 0:
                 continue
             where = f"{path}: bouts{{{s + 1},{b + 1}}} (fly {s + 1}, behavior {beh.strip()!r})"
-            if rows.dtype.kind not in "fiu":
+            if rows.dtype.kind not in "fiub":
                 raise ValueError(f"{where}: expected a numeric [n_bouts x 3] array, got {rows.dtype}")
+            rows = _bout_rows(rows)
             if rows.ndim != 2 or rows.shape[1] < 2:
                 raise ValueError(
                     f"{where}: expected [n_bouts x 3] rows (start, end, certainty), got shape {rows.shape}"

@@ -32,7 +32,9 @@ import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from vpbehavior.core import Dataset, LoadFailure, Recording
+import numpy as np
+
+from vpbehavior.core import Dataset, LoadFailure, Pose, Recording
 from vpbehavior.io.label_formats import (
     FRAME_LEVEL,
     align_subjects,
@@ -110,6 +112,16 @@ def _is_pose_h5(path: Path) -> bool:
         return False
 
 
+def _is_dlc_h5(path: Path) -> bool:
+    try:
+        import h5py
+
+        with h5py.File(path, "r") as fh:
+            return "df_with_missing" in fh
+    except Exception:  # not HDF5
+        return False
+
+
 def _file_role(path: Path) -> str | None:
     """"pose", "labels" or None for a file next to the videos."""
     name = path.name.lower()
@@ -126,10 +138,12 @@ def _file_role(path: Path) -> str | None:
 
 
 def _owner(name: str, stems: list[str]) -> str | None:
-    """The longest video stem that ``name`` starts with (followed by a separator or the end)."""
+    """The longest video stem that ``name`` starts with (followed by a separator, ``DLC`` or the end)."""
     best = None
     for stem in stems:
-        if name.startswith(stem) and (len(name) == len(stem) or name[len(stem)] in _SEPARATORS):
+        rest = name[len(stem):]
+        # DeepLabCut appends its scorer with no separator: <video stem>DLC_resnet50_...h5
+        if name.startswith(stem) and (not rest or rest[0] in _SEPARATORS or rest.startswith("DLC")):
             if best is None or len(stem) > len(best):
                 best = stem
     return best
@@ -189,13 +203,95 @@ def pair_files(videos: list[Path]) -> list[RecordingFiles]:
     return [r for recs in by_dir.values() for r in recs]
 
 
+def read_dlc_csv(path: str | Path, n_frames: int | None = None) -> Pose:
+    """Pose from a DeepLabCut CSV (analysis output or labeled data; single- or multi-animal).
+
+    Header rows ``scorer``, optional ``individuals``, ``bodyparts``, ``coords`` (x, y,
+    likelihood); then one row per frame whose index is the frame number (analysis output)
+    or an image path (labeled data: rows taken in order, or the number in the file name).
+    A single-animal file has the one subject ``instance0``; empty cells are NaN.
+    """
+    import csv
+
+    path = Path(path)
+    with open(path, newline="", encoding="utf-8-sig") as fh:
+        rows = [r for r in csv.reader(fh) if r]
+    levels: dict[str, list[str]] = {}
+    body_start = None
+    for i, row in enumerate(rows[:6]):
+        levels[row[0].strip().lower()] = row
+        if row[0].strip().lower() == "coords":
+            body_start = i + 1
+            break
+    if body_start is None or "bodyparts" not in levels:
+        raise ValueError(f"{path}: not a DeepLabCut CSV (expected header rows scorer, [individuals,] bodyparts, coords)")
+    coords = levels["coords"]
+    n_index = 1
+    while n_index < len(coords) and not coords[n_index].strip():
+        n_index += 1  # labeled-data CSVs have 3 index columns
+    columns = range(n_index, len(coords))
+    individuals = levels.get("individuals")
+    keys = []
+    for c in columns:
+        ind = individuals[c].strip() if individuals is not None and c < len(individuals) else "instance0"
+        part = levels["bodyparts"][c].strip() if c < len(levels["bodyparts"]) else ""
+        coord = coords[c].strip().lower()
+        if not part or coord not in ("x", "y", "likelihood"):
+            raise ValueError(f"{path}: column {c + 1}: bodypart {part!r} / coord {coord!r} is not a DeepLabCut column")
+        keys.append((ind, part, coord))
+    subjects = list(dict.fromkeys(k[0] for k in keys))
+    parts = list(dict.fromkeys(k[1] for k in keys))
+    body = rows[body_start:]
+    frames = []
+    for r, row in enumerate(body):
+        index = row[n_index - 1].strip() if len(row) >= n_index else ""
+        stem = Path(index.replace("\\", "/")).stem
+        digits = "".join(ch for ch in stem if ch.isdigit()) if not index.isdigit() else index
+        frames.append(int(index) if index.isdigit() else (int(digits) if n_index > 1 and digits else r))
+    length = max(frames, default=-1) + 1
+    if n_frames is not None and length > n_frames:
+        raise ValueError(f"{path}: pose reaches frame {length - 1} but the video has {n_frames} frames")
+    T = n_frames if n_frames is not None else length
+    points = np.full((T, len(subjects), len(parts), 2), np.nan, np.float32)
+    scores = np.full((T, len(subjects), len(parts)), np.nan, np.float32)
+    s_idx, p_idx = {s: i for i, s in enumerate(subjects)}, {p: i for i, p in enumerate(parts)}
+    for r, (frame, row) in enumerate(zip(frames, body)):
+        for c, (ind, part, coord) in zip(columns, keys):
+            text = row[c].strip() if c < len(row) else ""
+            if not text or text.lower() in ("nan", "na"):
+                continue
+            try:
+                value = float(text)
+            except ValueError:
+                raise ValueError(f"{path}: line {body_start + r + 1}, column {c + 1} ({ind}/{part}/{coord}): "
+                                 f"{text!r} is not a number") from None
+            if coord == "likelihood":
+                scores[frame, s_idx[ind], p_idx[part]] = value
+            else:
+                points[frame, s_idx[ind], p_idx[part], 0 if coord == "x" else 1] = value
+    return Pose(points, parts, subjects, scores)
+
+
+def _dlc_h5_twin(path: Path) -> Path | None:
+    twin = path.with_suffix(".csv")
+    return twin if twin.is_file() and _is_dlc_csv(twin) else None
+
+
 def _pose_for(files: RecordingFiles, n_frames: int):
     from vpbehavior.io.pose import load_pose_file, pose_from_sleap
 
-    if len(files.pose) > 1:
-        raise ValueError(f"{files.video}: several pose files match it: {[p.name for p in files.pose]}; "
+    # DeepLabCut writes <name>.h5 and often <name>.csv with the same content: one pose file.
+    pose_files = [p for p in files.pose if not (p.suffix.lower() == ".h5" and _dlc_h5_twin(p) in files.pose)]
+    if len(pose_files) > 1:
+        raise ValueError(f"{files.video}: several pose files match it: {[p.name for p in pose_files]}; "
                          "keep one per video")
-    path = files.pose[0]
+    path = pose_files[0]
+    if path.suffix.lower() == ".csv":
+        return read_dlc_csv(path, n_frames)
+    if path.suffix.lower() == ".h5" and _is_dlc_h5(path):
+        raise ValueError(f"{path}: DeepLabCut .h5 pose files are PyTables tables, which this installation cannot "
+                         "read; export a CSV next to it (deeplabcut.analyze_videos(..., save_as_csv=True)) "
+                         f"named {path.with_suffix('.csv').name}")
     labels = load_pose_file(path)
     video = None
     if len(labels.videos) > 1:
@@ -203,9 +299,12 @@ def _pose_for(files: RecordingFiles, n_frames: int):
         if video is None:
             raise ValueError(f"{path}: references {len(labels.videos)} videos, none named {files.video.name}")
     try:
-        return pose_from_sleap(labels, n_frames=n_frames, video=video)
+        pose = pose_from_sleap(labels, n_frames=n_frames, video=video)
     except ValueError as err:
         raise ValueError(f"pose file {path} does not match video {files.video}: {err}") from err
+    if not pose.subjects:
+        raise ValueError(f"{path}: no pose instances could be read from the file (for video {files.video})")
+    return pose
 
 
 def _binary_subject(label: Path, stem: str) -> str:

@@ -84,11 +84,31 @@ class MiniScene:
     first_line: int
 
 
-def read_frame_list(path: str | Path) -> dict[str, MiniScene]:
-    """Parse a KABR Charades-style frame list; rows grouped by mini-scene in file order."""
+def read_frame_list(path: str | Path, errors: list[tuple[str | None, str]] | None = None) -> dict[str, MiniScene]:
+    """Parse a KABR Charades-style frame list; rows grouped by mini-scene in file order.
+
+    Parameters
+    ----------
+    path
+        ``train.csv`` / ``val.csv``.
+    errors
+        When given, a bad row does not stop the parse: ``(mini-scene id or None, message)``
+        is appended and that mini-scene is left out (the others load). Without it, the
+        first bad row raises ``ValueError``. A missing header always raises.
+    """
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"{path}: KABR frame list not found")
+    scenes: dict[str, dict] = {}
+    bad: dict[str | None, str] = {}
+
+    def fail(scene_id: str | None, message: str) -> None:
+        if errors is None:
+            raise ValueError(message)
+        bad.setdefault(scene_id, message)
+        if scene_id is None:
+            errors.append((None, message))
+
     with open(path, encoding="utf-8-sig") as fh:
         header_line = fh.readline()
         header = header_line.split()
@@ -103,7 +123,6 @@ def read_frame_list(path: str | Path) -> dict[str, MiniScene]:
                              "(expected 'original_vido_id video_id frame_id path labels')")
         frame_col, label_col = cols["frame_id"], cols["labels"]
         path_col, vid_col = cols.get("path"), cols.get("video_id")
-        scenes: dict[str, dict] = {}
         for lineno, line in enumerate(fh, start=2):
             if not line.strip():
                 continue
@@ -113,31 +132,46 @@ def read_frame_list(path: str | Path) -> dict[str, MiniScene]:
                 if len(cells) == len(header) - 1 and label_col == len(header) - 1:
                     cells.append("")  # empty label list at the end of the line
                 else:
-                    raise ValueError(f"{path}: line {lineno}: expected {len(header)} fields {header}, got {cells}")
+                    scene_id = cells[id_col] if id_col < len(cells) and cells[id_col] else None
+                    fail(scene_id, f"{path}: line {lineno}: expected {len(header)} fields {header}, got {cells}")
+                    continue
             scene_id = cells[id_col]
+            if scene_id in bad:
+                continue
             try:
                 frame = int(cells[frame_col])
             except ValueError:
-                raise ValueError(f"{path}: line {lineno}: frame_id {cells[frame_col]!r} is not an integer") from None
+                fail(scene_id, f"{path}: line {lineno}: field 'frame_id' {cells[frame_col]!r} is not an integer")
+                continue
             if frame < 1:
-                raise ValueError(f"{path}: line {lineno}: frame_id {frame} < 1 (KABR frames are 1-based)")
+                fail(scene_id, f"{path}: line {lineno}: field 'frame_id' {frame} < 1 (KABR frames are 1-based)")
+                continue
             text = cells[label_col].strip('"')
             try:
                 labels = [int(x) for x in text.split(",") if x.strip()]
             except ValueError:
-                raise ValueError(f"{path}: line {lineno}: labels {cells[label_col]!r} are not class indices") from None
+                fail(scene_id, f"{path}: line {lineno}: field 'labels' {cells[label_col]!r} is not a list of class "
+                               "indices")
+                continue
             entry = scenes.setdefault(scene_id, {"video_id": None, "frames": [], "paths": [], "labels": [],
-                                                 "line": lineno})
+                                                 "line": lineno, "seen": set()})
+            if frame in entry["seen"]:
+                fail(scene_id, f"{path}: line {lineno}: mini-scene {scene_id} lists frame_id {frame} twice")
+                continue
+            entry["seen"].add(frame)
             if vid_col is not None and entry["video_id"] is None:
                 try:
                     entry["video_id"] = int(cells[vid_col])
                 except ValueError:
-                    raise ValueError(f"{path}: line {lineno}: video_id {cells[vid_col]!r} is not an integer") from None
+                    fail(scene_id, f"{path}: line {lineno}: field 'video_id' {cells[vid_col]!r} is not an integer")
+                    continue
             entry["frames"].append(frame - 1)
             entry["paths"].append(cells[path_col] if path_col is not None else f"{scene_id}/{frame}.jpg")
             entry["labels"].append(labels)
+    if errors is not None:
+        errors += [(k, v) for k, v in bad.items() if k is not None]
     return {k: MiniScene(k, v["video_id"], np.asarray(v["frames"], np.int64), v["paths"], v["labels"], v["line"])
-            for k, v in scenes.items()}
+            for k, v in scenes.items() if k not in bad}
 
 
 def _scene_labels(scene: MiniScene, classes: tuple[str, ...], n_frames: int, source: Path) -> BehaviorLabels:
@@ -176,26 +210,46 @@ def _split_of(csv_path: Path) -> str | None:
     return None
 
 
+def _scene_folder(image_root: Path, scene_id: str, listing: dict) -> Path | None:
+    """``<image root>/<id>``, or ``<image root>/<group>/<id>`` (archives unpacked per species / split)."""
+    direct = image_root / scene_id
+    if direct.is_dir():
+        return direct
+    if "__nested__" not in listing:
+        nested: dict[str, Path] = {}
+        for group in sorted(image_root.iterdir()):
+            if group.is_dir() and not group.name.startswith("."):
+                for sub in group.iterdir():
+                    if sub.is_dir():
+                        nested.setdefault(sub.name, sub)
+        listing["__nested__"] = nested
+    return listing["__nested__"].get(scene_id)
+
+
+def _int_stem(name: str) -> int | None:
+    stem = Path(name).stem
+    return int(stem) if stem.isdigit() else None
+
+
 def _scene_recording(scene: MiniScene, classes, image_root: Path | None, listing: dict, csv_path: Path,
                      split: str | None, fps: float) -> Recording:
     n_frames = int(scene.frames.max()) + 1
     labels = _scene_labels(scene, classes, n_frames, csv_path)
     video = None
     if image_root is not None:
-        folder = image_root / scene.id
-        if scene.id not in listing:
-            try:
-                listing[scene.id] = set(os.listdir(folder))
-            except FileNotFoundError:
-                raise FileNotFoundError(f"{csv_path}: line {scene.first_line}: mini-scene {scene.id}: image folder "
-                                        f"{folder} not found") from None
-        present = listing[scene.id]
+        folder = _scene_folder(image_root, scene.id, listing)
+        if folder is None:
+            raise FileNotFoundError(f"{csv_path}: line {scene.first_line}: mini-scene {scene.id}: image folder "
+                                    f"{image_root / scene.id} not found")
+        present = set(os.listdir(folder))
+        numbered = {n for n in map(_int_stem, present) if n is not None}  # 1.jpg or 000001.jpg
         for frame, rel in zip(scene.frames, scene.paths):
             rel_path = Path(rel)
-            if rel_path.parent.name != scene.id or rel_path.name not in present:
-                if not (image_root / rel_path).is_file():
-                    raise FileNotFoundError(f"{csv_path}: mini-scene {scene.id} frame {frame + 1}: image "
-                                            f"{image_root / rel_path} not found")
+            if rel_path.name in present or (frame + 1) in numbered:
+                continue
+            if not ((image_root / rel_path).is_file() or (folder / rel_path.name).is_file()):
+                raise FileNotFoundError(f"{csv_path}: mini-scene {scene.id} frame_id {frame + 1}: image "
+                                        f"{rel} not found in {folder}")
         n_images = sum(1 for f in present if Path(f).suffix.lower() in _IMAGE_SUFFIXES)
         if n_images > n_frames:
             labels = BehaviorLabels(np.concatenate([labels.values, np.full(
@@ -245,7 +299,15 @@ def load_kabr(path: str | Path, fps: float = MINISCENE_FPS, classes_json: str | 
     classes = read_classes(classes_json or _find_classes(csvs[0], root))
     recordings, failures, notes = [], [], []
     for csv_path in csvs:
-        scenes = read_frame_list(csv_path)
+        errors: list[tuple[str | None, str]] = []
+        try:
+            scenes = read_frame_list(csv_path, errors)
+        except (OSError, ValueError) as err:  # unreadable header: this frame list fails, the others load
+            if len(csvs) == 1:
+                raise
+            failures.append(LoadFailure(csv_path, str(err)))
+            continue
+        failures += [LoadFailure(csv_path, message) for _, message in errors]
         image_root = _image_root(csv_path, root)
         if image_root is None:
             notes.append(f"{csv_path}: no image folder (dataset/image) found; labels loaded without video")
@@ -256,9 +318,12 @@ def load_kabr(path: str | Path, fps: float = MINISCENE_FPS, classes_json: str | 
                                                    _split_of(csv_path), fps))
             except (OSError, ValueError) as err:
                 failures.append(LoadFailure(image_root / scene.id if image_root else csv_path, str(err)))
+    found_splits = {_split_of(c) for c in csvs}
     return Dataset(recordings, FORMAT, root or path, failures,
                    metadata={"classes_json": str(classes_json or _find_classes(csvs[0], root)),
-                             "frame_lists": [str(c) for c in csvs], "warnings": notes})
+                             "frame_lists": [str(c) for c in csvs], "warnings": notes,
+                             # KABR publishes train and val only; the benchmark reports on val.
+                             "test_split": "test" if "test" in found_splits else "val"})
 
 
 def _frame_lists(path: Path) -> tuple[Path | None, list[Path]]:
@@ -444,7 +509,13 @@ def detect_kabr(path: Path) -> float:
         return 0.0
     ann = path / "annotation" if (path / "annotation").is_dir() else path
     if any(_is_frame_list(c) for c in ann.glob("*.csv")):
-        return 0.95 if (ann / "classes.json").is_file() else 0.8
+        if (ann / "classes.json").is_file():
+            return 0.95
+        from vpbehavior.io.video import VIDEO_SUFFIXES
+
+        # Without classes.json a folder of videos that merely holds such a CSV is not KABR.
+        has_videos = any(c.suffix.lower() in VIDEO_SUFFIXES for c in path.iterdir() if c.is_file())
+        return 0.0 if has_videos else 0.8
     return 0.0
 
 
