@@ -67,15 +67,20 @@ def flax_param_shapes(config: str | Mapping | VideoPrismConfig) -> dict[str, tup
     for ln in ("spatial_ln", "temporal_ln"):
         out[f"{root}/{ln}/scale"] = (d,)
         out[f"{root}/{ln}/bias"] = (d,)
-    out.update(_stack_shapes(f"{root}/spatial_encoder/transformers_stack/x_layers",
-                             c.num_spatial_layers, d, h, c.mlp_dim))
-    out.update(_stack_shapes(f"{root}/temporal_encoder/transformers_stack/x_layers",
-                             c.num_temporal_layers, d, h, c.mlp_dim))
+    out.update(
+        _stack_shapes(f"{root}/spatial_encoder/transformers_stack/x_layers", c.num_spatial_layers, d, h, c.mlp_dim)
+    )
+    out.update(
+        _stack_shapes(f"{root}/temporal_encoder/transformers_stack/x_layers", c.num_temporal_layers, d, h, c.mlp_dim)
+    )
     if not c.is_lvt:
         return out
     if c.num_auxiliary_layers:
-        out.update(_stack_shapes("params/auxiliary_encoder/transformers_stack/x_layers",
-                                 c.num_auxiliary_layers, d, h, c.mlp_dim))
+        out.update(
+            _stack_shapes(
+                "params/auxiliary_encoder/transformers_stack/x_layers", c.num_auxiliary_layers, d, h, c.mlp_dim
+            )
+        )
     pool = "params/contrastive_vision_pooler"
     phd = 4 * d // h
     out[f"{pool}/pooling_attention_query"] = (1, d)
@@ -91,8 +96,7 @@ def flax_param_shapes(config: str | Mapping | VideoPrismConfig) -> dict[str, tup
     out["params/text_encoder/cls_emb"] = (1, 1, d)
     out["params/text_encoder/unimodal_ln/scale"] = (d,)
     out["params/text_encoder/unimodal_ln/bias"] = (d,)
-    out.update(_stack_shapes("params/text_encoder/unimodal_transformer/x_layers",
-                             c.num_unimodal_layers, d, h, 4 * d))
+    out.update(_stack_shapes("params/text_encoder/unimodal_transformer/x_layers", c.num_unimodal_layers, d, h, 4 * d))
     return out
 
 
@@ -116,16 +120,21 @@ def infer_config(params: Mapping[str, Any], **overrides: Any) -> VideoPrismConfi
     mlp = shape(f"{stack}/ff_layer/ffn_layer1/linear/kernel")[-1]
     lt = shape(f"{root}/temporal_encoder/transformers_stack/x_layers/layer_norm/scale")[0]
     kwargs: dict[str, Any] = dict(
-        patch_size=patch, pos_emb_shape=(t0, g, g), model_dim=d, num_spatial_layers=ls,
-        num_temporal_layers=lt, num_heads=heads, mlp_dim=mlp, atten_logit_cap=50.0,
+        patch_size=patch,
+        pos_emb_shape=(t0, g, g),
+        model_dim=d,
+        num_spatial_layers=ls,
+        num_temporal_layers=lt,
+        num_heads=heads,
+        mlp_dim=mlp,
+        atten_logit_cap=50.0,
     )
     if lvt:
         aux = "params/auxiliary_encoder/transformers_stack/x_layers/layer_norm/scale"
         kwargs.update(
             num_auxiliary_layers=shape(aux)[0] if aux in params else 0,
             vocabulary_size=shape("params/text_encoder/token_emb/emb_var")[0],
-            num_unimodal_layers=shape(
-                "params/text_encoder/unimodal_transformer/x_layers/layer_norm/scale")[0],
+            num_unimodal_layers=shape("params/text_encoder/unimodal_transformer/x_layers/layer_norm/scale")[0],
         )
     cfg = VideoPrismConfig(**kwargs)
     for key, ref in CONFIGS.items():  # recognise a released config (keeps its name/repo)
@@ -179,9 +188,7 @@ def _convert_leaf(module: str, leaf: str, arr: np.ndarray) -> tuple[str, np.ndar
     return f"{module}.{leaf}" if module else leaf, arr
 
 
-def convert_flax_params(
-    params: Mapping[str, Any], config: str | Mapping | VideoPrismConfig
-) -> dict[str, np.ndarray]:
+def convert_flax_params(params: Mapping[str, Any], config: str | Mapping | VideoPrismConfig) -> dict[str, np.ndarray]:
     """Convert official Flax arrays to our state-dict names (numpy views, no copies).
 
     Raises
@@ -231,14 +238,9 @@ def load_npz(path: PathLike) -> dict[str, np.ndarray]:
         return {k: data[k] for k in data.files}
 
 
-def to_state_dict(
-    arrays: Mapping[str, np.ndarray], dtype: torch.dtype = torch.float32
-) -> dict[str, torch.Tensor]:
+def to_state_dict(arrays: Mapping[str, np.ndarray], dtype: torch.dtype = torch.float32) -> dict[str, torch.Tensor]:
     """Materialise converted numpy arrays as contiguous torch tensors."""
-    return {
-        k: torch.from_numpy(np.ascontiguousarray(v, dtype=np.float32)).to(dtype)
-        for k, v in arrays.items()
-    }
+    return {k: torch.from_numpy(np.ascontiguousarray(v, dtype=np.float32)).to(dtype) for k, v in arrays.items()}
 
 
 # --------------------------------------------------------------------------- hub
@@ -264,12 +266,13 @@ def hub_download(
         from huggingface_hub import hf_hub_download
     except ImportError as err:  # pragma: no cover - depends on the environment
         raise ImportError(
-            "loading VideoPrism weights by hub id needs `pip install huggingface_hub`; "
-            "or pass a local .npz path"
+            "loading VideoPrism weights by hub id needs `pip install huggingface_hub`; or pass a local .npz path"
         ) from err
     return Path(
         hf_hub_download(
-            repo_id=repo_id, filename=filename, revision=revision,
+            repo_id=repo_id,
+            filename=filename,
+            revision=revision,
             cache_dir=None if cache_dir is None else str(cache_dir),
             local_files_only=local_files_only,
         )
@@ -277,9 +280,7 @@ def hub_download(
 
 
 # --------------------------------------------------------------------------- our format
-def save_checkpoint(
-    state_dict: Mapping[str, torch.Tensor], config: VideoPrismConfig, path: PathLike
-) -> Path:
+def save_checkpoint(state_dict: Mapping[str, torch.Tensor], config: VideoPrismConfig, path: PathLike) -> Path:
     """Write weights + config; ``.pt``/``.pth`` use torch.save, anything else safetensors.
 
     The file is written to a temporary name first and renamed, so an interrupted save

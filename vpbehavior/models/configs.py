@@ -54,15 +54,11 @@ class VideoPrismConfig:
         if len(self.pos_emb_shape) != 3:
             raise ValueError(f"pos_emb_shape must be (T, H, W), got {self.pos_emb_shape}")
         if self.model_dim % self.num_heads:
-            raise ValueError(
-                f"model_dim {self.model_dim} is not divisible by num_heads {self.num_heads}"
-            )
+            raise ValueError(f"model_dim {self.model_dim} is not divisible by num_heads {self.num_heads}")
         if self.norm_policy != "pre":
             raise ValueError(f"only norm_policy='pre' is supported, got {self.norm_policy!r}")
         if self.attention_impl not in ATTENTION_IMPLS:
-            raise ValueError(
-                f"attention_impl must be one of {ATTENTION_IMPLS}, got {self.attention_impl!r}"
-            )
+            raise ValueError(f"attention_impl must be one of {ATTENTION_IMPLS}, got {self.attention_impl!r}")
 
     @property
     def is_lvt(self) -> bool:
@@ -110,9 +106,7 @@ class VideoPrismConfig:
         missing = [
             f.name
             for f in dataclasses.fields(cls)
-            if f.default is dataclasses.MISSING
-            and f.default_factory is dataclasses.MISSING
-            and f.name not in kwargs
+            if f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING and f.name not in kwargs
         ]
         if missing:
             raise ValueError(f"VideoPrism config is missing keys: {missing}")
@@ -120,45 +114,74 @@ class VideoPrismConfig:
 
 
 _BASE = dict(
-    patch_size=18, pos_emb_shape=(16, 16, 16), model_dim=768, num_spatial_layers=12,
-    num_temporal_layers=4, num_heads=12, mlp_dim=3072, atten_logit_cap=50.0,
+    patch_size=18,
+    pos_emb_shape=(16, 16, 16),
+    model_dim=768,
+    num_spatial_layers=12,
+    num_temporal_layers=4,
+    num_heads=12,
+    mlp_dim=3072,
+    atten_logit_cap=50.0,
 )
 _LARGE = dict(
-    patch_size=18, pos_emb_shape=(8, 16, 16), model_dim=1024, num_spatial_layers=24,
-    num_temporal_layers=4, num_heads=16, mlp_dim=4096, atten_logit_cap=50.0,
+    patch_size=18,
+    pos_emb_shape=(8, 16, 16),
+    model_dim=1024,
+    num_spatial_layers=24,
+    num_temporal_layers=4,
+    num_heads=16,
+    mlp_dim=4096,
+    atten_logit_cap=50.0,
 )
 # Paper-only giant (never released): D 1408, 40 spatial layers, 16 heads, MLP 6144.
 _GIANT = dict(
-    patch_size=18, pos_emb_shape=(16, 16, 16), model_dim=1408, num_spatial_layers=40,
-    num_temporal_layers=4, num_heads=16, mlp_dim=6144, atten_logit_cap=50.0,
+    patch_size=18,
+    pos_emb_shape=(16, 16, 16),
+    model_dim=1408,
+    num_spatial_layers=40,
+    num_temporal_layers=4,
+    num_heads=16,
+    mlp_dim=6144,
+    atten_logit_cap=50.0,
 )
-_TEXT = dict(num_auxiliary_layers=2, vocabulary_size=32000, num_unimodal_layers=12,
-             enable_causal_atten=True)
+_TEXT = dict(num_auxiliary_layers=2, vocabulary_size=32000, num_unimodal_layers=12, enable_causal_atten=True)
 _TINY = dict(
-    patch_size=12, pos_emb_shape=(4, 3, 3), model_dim=32, num_spatial_layers=2,
-    num_temporal_layers=1, num_heads=2, mlp_dim=64, atten_logit_cap=50.0,
+    patch_size=12,
+    pos_emb_shape=(4, 3, 3),
+    model_dim=32,
+    num_spatial_layers=2,
+    num_temporal_layers=1,
+    num_heads=2,
+    mlp_dim=64,
+    atten_logit_cap=50.0,
 )
-_TINY_TEXT = dict(num_auxiliary_layers=2, vocabulary_size=64, num_unimodal_layers=2,
-                  enable_causal_atten=True)
+_TINY_TEXT = dict(num_auxiliary_layers=2, vocabulary_size=64, num_unimodal_layers=2, enable_causal_atten=True)
 
 CONFIGS: dict[str, VideoPrismConfig] = {
     "base": VideoPrismConfig(
-        **_BASE, name="videoprism_public_v1_base",
-        hf_repo="google/videoprism-base-f16r288", hf_filename="flax_base_f16r288_repeated.npz",
+        **_BASE,
+        name="videoprism_public_v1_base",
+        hf_repo="google/videoprism-base-f16r288",
+        hf_filename="flax_base_f16r288_repeated.npz",
     ),
     "large": VideoPrismConfig(
-        **_LARGE, name="videoprism_public_v1_large",
+        **_LARGE,
+        name="videoprism_public_v1_large",
         hf_repo="google/videoprism-large-f8r288",
         hf_filename="flax_large_f8r288_repeated.npz",
     ),
     "giant": VideoPrismConfig(**_GIANT, name="giant"),
     "lvt_base": VideoPrismConfig(
-        **_BASE, **_TEXT, name="videoprism_lvt_public_v1_base",
+        **_BASE,
+        **_TEXT,
+        name="videoprism_lvt_public_v1_base",
         hf_repo="google/videoprism-lvt-base-f16r288",
         hf_filename="flax_lvt_base_f16r288_repeated.npz",
     ),
     "lvt_large": VideoPrismConfig(
-        **_LARGE, **_TEXT, name="videoprism_lvt_public_v1_large",
+        **_LARGE,
+        **_TEXT,
+        name="videoprism_lvt_public_v1_large",
         hf_repo="google/videoprism-lvt-large-f8r288",
         hf_filename="flax_lvt_large_f8r288_repeated.npz",
     ),
@@ -179,19 +202,14 @@ def list_configs() -> list[str]:
     return list(CONFIGS)
 
 
-def get_config(
-    config: str | Mapping[str, Any] | VideoPrismConfig, **overrides: Any
-) -> VideoPrismConfig:
+def get_config(config: str | Mapping[str, Any] | VideoPrismConfig, **overrides: Any) -> VideoPrismConfig:
     """Resolve a config name, released model name, HF repo id, dict or config object."""
     if isinstance(config, VideoPrismConfig):
         cfg = config
     elif isinstance(config, str):
         key = RELEASED_NAMES.get(config, HF_REPOS.get(config, config))
         if key not in CONFIGS:
-            raise KeyError(
-                f"unknown VideoPrism config {config!r}; known: {list_configs()} "
-                f"and {list(RELEASED_NAMES)}"
-            )
+            raise KeyError(f"unknown VideoPrism config {config!r}; known: {list_configs()} and {list(RELEASED_NAMES)}")
         cfg = CONFIGS[key]
     elif isinstance(config, Mapping):
         cfg = VideoPrismConfig.from_dict(config)

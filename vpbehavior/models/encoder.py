@@ -60,14 +60,24 @@ class FactorizedEncoder(nn.Module):
         self.patch_projection = DenseAct(c.patch_size * c.patch_size * 3, c.model_dim)
         self.spatial_pos_emb = PositionEmbedding((h0, w0), c.model_dim)
         self.spatial_encoder = Transformer(
-            c.num_spatial_layers, c.model_dim, c.num_heads, c.mlp_dim, c.atten_logit_cap,
-            "gelu", impl,
+            c.num_spatial_layers,
+            c.model_dim,
+            c.num_heads,
+            c.mlp_dim,
+            c.atten_logit_cap,
+            "gelu",
+            impl,
         )
         self.spatial_ln = layer_norm(c.model_dim)
         self.temporal_pos_emb = PositionEmbedding((t0,), c.model_dim)
         self.temporal_encoder = Transformer(
-            c.num_temporal_layers, c.model_dim, c.num_heads, c.mlp_dim, c.atten_logit_cap,
-            "gelu", impl,
+            c.num_temporal_layers,
+            c.model_dim,
+            c.num_heads,
+            c.mlp_dim,
+            c.atten_logit_cap,
+            "gelu",
+            impl,
         )
         self.temporal_ln = layer_norm(c.model_dim)
 
@@ -76,9 +86,7 @@ class FactorizedEncoder(nn.Module):
         if height != width:
             raise ValueError(f"VideoPrism needs square frames, got {height}x{width}")
         if height % self.patch_size:
-            raise ValueError(
-                f"frame size {height} is not a multiple of the patch size {self.patch_size}"
-            )
+            raise ValueError(f"frame size {height} is not a multiple of the patch size {self.patch_size}")
         return height // self.patch_size, width // self.patch_size
 
     def forward(
@@ -123,9 +131,7 @@ class FactorizedEncoder(nn.Module):
                 idx = idx.repeat_interleave(t, dim=0)  # row b*T + t uses clip b
                 x = torch.gather(x, 1, idx[..., None].expand(-1, -1, x.shape[-1]))
             else:
-                raise ValueError(
-                    f"token_indices must be [N] or [B, N], got {tuple(token_indices.shape)}"
-                )
+                raise ValueError(f"token_indices must be [N] or [B, N], got {tuple(token_indices.shape)}")
             n = x.shape[1]
         d = x.shape[-1]
 
@@ -133,9 +139,7 @@ class FactorizedEncoder(nn.Module):
         spatial_valid = None
         if frame_paddings is not None:
             if frame_paddings.shape != (b, t):
-                raise ValueError(
-                    f"frame_paddings must be [B, T] = {(b, t)}, got {tuple(frame_paddings.shape)}"
-                )
+                raise ValueError(f"frame_paddings must be [B, T] = {(b, t)}, got {tuple(frame_paddings.shape)}")
             valid_frames = frame_paddings.to(x.device) < 0.5  # [B, T]
             spatial_valid = valid_frames.reshape(b * t, 1).expand(b * t, n)
 

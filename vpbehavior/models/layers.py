@@ -22,20 +22,24 @@ Attention backends (``attention_impl``):
     ``torch.compile`` the call goes through a compiled flex kernel (eager flex is an unfused
     reference implementation).
 ``"auto"``
-    SDPA when uncapped; when capped, flex on CUDA and eager on CPU (on CPU compiled flex
-    was measured slower than the eager matmul path for VideoPrism's short sequences, see
-    ``benchmarks/encoder_speed.py``).
+    SDPA when uncapped; when capped, flex on CUDA and eager on CPU. Measured on a 2-core
+    CPU (torch 2.13, base spatial attention [16, 12, 256, 64], cap 50): eager 1.9 s,
+    compiled flex 0.8 s per call, but compiling flex costs 40-75 s per new shape (and
+    dynamo recompiles per batch/frame count/padding pattern, falling back to the slow
+    unfused flex after 8 shapes), so "auto" keeps the exact eager path on CPU; ask for
+    ``"flex"`` explicitly for long fixed-shape CPU runs.
 
 The fused paths replace masked logits by ``-1e30`` instead of ``-0.7 * float32_max``:
-the flex kernels multiply scores by ``log2(e)`` internally, which would overflow the
-official constant to ``-inf`` and turn fully masked rows into NaN. Both constants give
-bit-identical probabilities: with at least one valid key the masked terms underflow to
+fused kernels may rescale scores internally (e.g. by ``log2(e)`` for ``exp2``), which
+would overflow the official constant to ``-inf`` and turn fully masked rows into NaN.
+Both constants give the same probabilities: with at least one valid key the masked terms underflow to
 exactly 0, and in a fully masked row all logits are equal, so the row is uniform.
 """
 
 from __future__ import annotations
 
 import math
+import os
 from collections.abc import Callable
 
 import torch
@@ -50,6 +54,9 @@ MASK_VALUE = -0.7 * float(torch.finfo(torch.float32).max)
 FUSED_MASK_VALUE = -1e30
 LN_EPS = 1e-6
 
+# Set to False to run flex_attention's unfused reference implementation outside
+# torch.compile (checks score_mod semantics without compiling; used by fast tests).
+FLEX_COMPILE = os.environ.get("VPBEHAVIOR_FLEX_COMPILE", "1") != "0"
 _compiled_flex: Callable | None = None
 
 
@@ -58,7 +65,7 @@ def _flex_attention() -> Callable:
     global _compiled_flex
     from torch.nn.attention.flex_attention import flex_attention
 
-    if torch.compiler.is_compiling():
+    if torch.compiler.is_compiling() or not FLEX_COMPILE:
         return flex_attention
     if _compiled_flex is None:
         _compiled_flex = torch.compile(flex_attention, dynamic=False)
@@ -118,9 +125,7 @@ def eager_attention(
     return torch.matmul(probs, v), probs
 
 
-def sdpa_attention(
-    q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, mask: torch.Tensor | None
-) -> torch.Tensor:
+def sdpa_attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, mask: torch.Tensor | None) -> torch.Tensor:
     """Uncapped attention through ``F.scaled_dot_product_attention``."""
     attn_mask = None
     if mask is not None:
@@ -327,9 +332,7 @@ class TransformerLayer(nn.Module):
     ) -> None:
         super().__init__()
         self.layer_norm = layer_norm(dim)
-        self.self_attention = Attention(
-            dim, num_heads, logit_cap=logit_cap, attention_impl=attention_impl
-        )
+        self.self_attention = Attention(dim, num_heads, logit_cap=logit_cap, attention_impl=attention_impl)
         self.ff_layer = FeedForward(dim, mlp_dim, activation)
 
     def forward(
@@ -340,9 +343,7 @@ class TransformerLayer(nn.Module):
     ) -> torch.Tensor:
         """``valid``: boolean ``[B, T]`` (True = real token) or None."""
         query_valid = valid if (causal and valid is not None) else None
-        x = x + self.self_attention(
-            self.layer_norm(x), key_valid=valid, query_valid=query_valid, causal=causal
-        )
+        x = x + self.self_attention(self.layer_norm(x), key_valid=valid, query_valid=query_valid, causal=causal)
         keep = None if valid is None else valid[..., None].to(x.dtype)
         return self.ff_layer(x, keep)
 
@@ -362,8 +363,7 @@ class Transformer(nn.Module):
     ) -> None:
         super().__init__()
         self.layers = nn.ModuleList(
-            TransformerLayer(dim, num_heads, mlp_dim, logit_cap, activation, attention_impl)
-            for _ in range(num_layers)
+            TransformerLayer(dim, num_heads, mlp_dim, logit_cap, activation, attention_impl) for _ in range(num_layers)
         )
         self.grad_checkpointing = False
 
@@ -375,9 +375,7 @@ class Transformer(nn.Module):
     ) -> torch.Tensor:
         for layer in self.layers:
             if self.grad_checkpointing and self.training and torch.is_grad_enabled():
-                x = torch.utils.checkpoint.checkpoint(
-                    layer, x, valid, causal, use_reentrant=False
-                )
+                x = torch.utils.checkpoint.checkpoint(layer, x, valid, causal, use_reentrant=False)
             else:
                 x = layer(x, valid, causal)
         return x
@@ -395,8 +393,11 @@ def resize_table(table: torch.Tensor, size: tuple[int, ...]) -> torch.Tensor:
     if len(grid) == 1:
         # 1-D resize along time: a [T, D] "image" resized to [T', D] (width unchanged).
         x = F.interpolate(
-            table.float()[None, None], size=(size[0], dim), mode="bilinear",
-            align_corners=False, antialias=True,
+            table.float()[None, None],
+            size=(size[0], dim),
+            mode="bilinear",
+            align_corners=False,
+            antialias=True,
         )
         return x[0, 0].to(table.dtype)
     x = table.float().movedim(-1, 0)[None]  # [1, D, *grid]

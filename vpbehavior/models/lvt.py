@@ -24,15 +24,17 @@ class AttentionPooler(nn.Module):
     residual, no MLP; LayerNorm on the output.
     """
 
-    def __init__(
-        self, dim: int, num_heads: int, hidden_dim: int, attention_impl: str = "auto"
-    ) -> None:
+    def __init__(self, dim: int, num_heads: int, hidden_dim: int, attention_impl: str = "auto") -> None:
         super().__init__()
         self.pooling_attention_query = nn.Parameter(torch.empty(1, dim))
         nn.init.normal_(self.pooling_attention_query, std=dim**-0.5)
         self.pooling_attention = Attention(
-            dim, num_heads, head_dim=hidden_dim // num_heads, logit_cap=0.0,
-            per_dim_scale=True, attention_impl=attention_impl,
+            dim,
+            num_heads,
+            head_dim=hidden_dim // num_heads,
+            logit_cap=0.0,
+            per_dim_scale=True,
+            attention_impl=attention_impl,
         )
         self.pooling_attention_layer_norm = layer_norm(dim)
 
@@ -95,14 +97,10 @@ class TextEncoder(nn.Module):
         self.pos_emb = SinusoidalPositionEmbedding(dim)
         self.cls_emb = nn.Parameter(torch.empty(1, 1, dim))
         nn.init.normal_(self.cls_emb, std=dim**-0.5)
-        self.unimodal_transformer = Transformer(
-            num_layers, dim, num_heads, 4 * dim, logit_cap, "relu", attention_impl
-        )
+        self.unimodal_transformer = Transformer(num_layers, dim, num_heads, 4 * dim, logit_cap, "relu", attention_impl)
         self.unimodal_ln = layer_norm(dim)
 
-    def forward(
-        self, token_ids: torch.Tensor, paddings: torch.Tensor | None = None
-    ) -> torch.Tensor:
+    def forward(self, token_ids: torch.Tensor, paddings: torch.Tensor | None = None) -> torch.Tensor:
         """``token_ids [B, L]`` (int), ``paddings [B, L]`` (1 = pad) -> ``[B, D]``."""
         b, length = token_ids.shape
         x = self.token_emb(token_ids)
@@ -112,13 +110,9 @@ class TextEncoder(nn.Module):
         valid = None
         if paddings is not None:
             if paddings.shape != token_ids.shape:
-                raise ValueError(
-                    f"paddings {tuple(paddings.shape)} must match token_ids "
-                    f"{tuple(token_ids.shape)}"
-                )
+                raise ValueError(f"paddings {tuple(paddings.shape)} must match token_ids {tuple(token_ids.shape)}")
             valid = torch.cat(
-                [paddings.to(x.device) < 0.5, torch.ones(b, 1, dtype=torch.bool,
-                                                         device=x.device)],
+                [paddings.to(x.device) < 0.5, torch.ones(b, 1, dtype=torch.bool, device=x.device)],
                 dim=1,
             )
         x = self.unimodal_transformer(x, valid, causal=self.causal)

@@ -117,9 +117,7 @@ class VideoPrism(nn.Module):
         emb, spatial = self.vision_encoder(video, frame_paddings, token_indices)
         return VideoPrismOutput(embeddings=emb, spatial_features=spatial)
 
-    def forward_features(
-        self, video: torch.Tensor, frame_paddings: torch.Tensor | None = None
-    ) -> torch.Tensor:
+    def forward_features(self, video: torch.Tensor, frame_paddings: torch.Tensor | None = None) -> torch.Tensor:
         """Spatiotemporal tokens ``[B, T * N, D]`` only."""
         return self.vision_encoder(video, frame_paddings)[0]
 
@@ -143,11 +141,7 @@ class VideoPrism(nn.Module):
 
         ``config`` defaults to the config inferred from the parameter shapes.
         """
-        params = (
-            npz_path_or_dict
-            if isinstance(npz_path_or_dict, Mapping)
-            else ckpt.load_npz(npz_path_or_dict)
-        )
+        params = npz_path_or_dict if isinstance(npz_path_or_dict, Mapping) else ckpt.load_npz(npz_path_or_dict)
         cfg = ckpt.infer_config(params) if config is None else get_config(config)
         arrays = ckpt.convert_flax_params(params, cfg)
         state = ckpt.to_state_dict(arrays, dtype)
@@ -212,7 +206,10 @@ class VideoPrism(nn.Module):
                 f"({sorted(ckpt.RELEASED_NAMES)}) nor a hub repo id"
             )
         local = ckpt.hub_download(
-            repo, filename, revision=revision, cache_dir=cache_dir,
+            repo,
+            filename,
+            revision=revision,
+            cache_dir=cache_dir,
             local_files_only=local_files_only,
         )
         return cls._from_local(local, config, attention_impl, dtype, device)
@@ -227,17 +224,14 @@ class VideoPrism(nn.Module):
         device: str | torch.device,
     ) -> VideoPrism:
         if path.is_dir():
-            found = sorted(path.glob("*.safetensors")) or sorted(path.glob("*.npz"))
+            found = [p for ext in ("safetensors", "pt", "pth", "npz") for p in sorted(path.glob(f"*.{ext}"))]
             if len(found) != 1:
                 raise FileNotFoundError(
-                    f"expected exactly one .safetensors or .npz file in {path}, "
-                    f"found {[p.name for p in found]}"
+                    f"expected exactly one .safetensors, .pt or .npz file in {path}, found {[p.name for p in found]}"
                 )
             path = found[0]
         if path.suffix == ".npz":
-            return cls.from_flax(
-                path, config, attention_impl=attention_impl, dtype=dtype, device=device
-            )
+            return cls.from_flax(path, config, attention_impl=attention_impl, dtype=dtype, device=device)
         model = cls.load(path, attention_impl=attention_impl, device=device)
         return model.to(dtype)
 
@@ -268,15 +262,23 @@ class VideoPrismLvT(VideoPrism):
             raise ValueError(f"config {c.name!r} has no text tower (vocabulary_size == 0)")
         impl = c.attention_impl
         self.auxiliary_encoder = Transformer(
-            c.num_auxiliary_layers, c.model_dim, c.num_heads, c.mlp_dim, c.atten_logit_cap,
-            "gelu", impl,
+            c.num_auxiliary_layers,
+            c.model_dim,
+            c.num_heads,
+            c.mlp_dim,
+            c.atten_logit_cap,
+            "gelu",
+            impl,
         )
-        self.contrastive_vision_pooler = AttentionPooler(
-            c.model_dim, c.num_heads, 4 * c.model_dim, impl
-        )
+        self.contrastive_vision_pooler = AttentionPooler(c.model_dim, c.num_heads, 4 * c.model_dim, impl)
         self.text_encoder = TextEncoder(
-            c.vocabulary_size, c.model_dim, c.num_heads, c.num_unimodal_layers,
-            c.atten_logit_cap, c.enable_causal_atten, impl,
+            c.vocabulary_size,
+            c.model_dim,
+            c.num_heads,
+            c.num_unimodal_layers,
+            c.atten_logit_cap,
+            c.enable_causal_atten,
+            impl,
         )
 
     def pool_tokens(
@@ -333,17 +335,13 @@ class VideoPrismLvT(VideoPrism):
         if video is not None:
             emb, spatial = self.vision_encoder(video, frame_paddings, token_indices)
             out.embeddings, out.spatial_features = emb, spatial
-            out.video_embeddings, out.frame_embeddings = self.pool_tokens(
-                emb, video.shape[1], normalize
-            )
+            out.video_embeddings, out.frame_embeddings = self.pool_tokens(emb, video.shape[1], normalize)
         if token_ids is not None:
             out.text_embeddings = self.encode_text(token_ids, paddings, normalize)
         return out
 
 
-def build_model(
-    config: ConfigLike, *, attention_impl: str | None = None, seed: int | None = None
-) -> VideoPrism:
+def build_model(config: ConfigLike, *, attention_impl: str | None = None, seed: int | None = None) -> VideoPrism:
     """Randomly initialised model (video or LvT, as the config says)."""
     if seed is not None:
         torch.manual_seed(seed)
