@@ -34,6 +34,7 @@ EXTRAS_REQUIRE = {
         "pytest-qt>=4.2",
         "pytest-xvfb>=3",
         "ruff>=0.4",
+        "tables>=3.8",  # only to write DeepLabCut .h5 fixtures; vpbehavior reads them with h5py
         "napari>=0.5",
         "pyqt6",
     ],

@@ -228,16 +228,58 @@ def test_deeplabcut_csv_single_and_multi_animal(tmp_path):
     np.testing.assert_allclose(b.points, multi[..., :2], atol=1e-3)
 
 
-def test_deeplabcut_h5_prefers_csv_twin_else_clear_error(tmp_path):
+def _dlc_h5(path: Path, n: int, individuals=None, parts=("nose", "tail")) -> np.ndarray:
+    """A DeepLabCut .h5 written the way DeepLabCut writes it (pandas, table format)."""
+    import pandas as pd
+
+    pytest.importorskip("tables")  # pandas needs PyTables to WRITE the fixture; reading does not
+    rng = np.random.default_rng(n)
+    inds = individuals or [None]
+    vals = rng.uniform(0, 20, (n, len(inds), len(parts), 3))
+    vals[1, 0, 1, :] = np.nan
+    levels = [["DLC_resnet50"]] + ([individuals] if individuals else []) + [list(parts), ["x", "y", "likelihood"]]
+    names = ["scorer"] + (["individuals"] if individuals else []) + ["bodyparts", "coords"]
+    columns = pd.MultiIndex.from_product(levels, names=names)
+    pd.DataFrame(vals.reshape(n, -1), columns=columns).to_hdf(path, key="df_with_missing", format="table", mode="w")
+    return vals
+
+
+def test_deeplabcut_h5_single_and_multi_animal(tmp_path):
+    _video(tmp_path / "a.mp4", 8)
+    _video(tmp_path / "b.mp4", 8)
+    single = _dlc_h5(tmp_path / "aDLC_resnet50_x.h5", 6)
+    multi = _dlc_h5(tmp_path / "bDLC_dlcrnetms5_x_el.h5", 8, individuals=["m1", "m2"])
+    ds = vpbehavior.load(tmp_path)
+    assert not ds.failures
+    a, b = ds["a"].keypoints(), ds["b"].keypoints()
+    assert a.subjects == ("instance0",) and a.keypoint_names == ("nose", "tail")
+    np.testing.assert_allclose(a.points[:6], single[..., :2], rtol=1e-6)
+    np.testing.assert_allclose(a.scores[:6], single[..., 2], rtol=1e-6)
+    assert np.isnan(a.points[6:]).all()
+    assert b.subjects == ("m1", "m2")
+    np.testing.assert_allclose(b.points, multi[..., :2], rtol=1e-6)
+
+
+def test_deeplabcut_h5_prefers_csv_twin_and_never_runs_embedded_code(tmp_path):
     import h5py
 
     _video(tmp_path / "a.mp4", 8)
     _video(tmp_path / "b.mp4", 8)
-    for stem in ("aDLC_resnet50_x", "bDLC_resnet50_x"):
-        with h5py.File(tmp_path / f"{stem}.h5", "w") as fh:
-            fh.create_group("df_with_missing").create_dataset("table", data=np.zeros(3))
+    _video(tmp_path / "c.mp4", 8)
+    with h5py.File(tmp_path / "aDLC_resnet50_x.h5", "w") as fh:  # broken h5, but a CSV twin exists
+        fh.create_group("df_with_missing").create_dataset("table", data=np.zeros(3))
     _dlc_csv(tmp_path / "aDLC_resnet50_x.csv", 8)
+    with h5py.File(tmp_path / "bDLC_resnet50_x.h5", "w") as fh:  # no table at all
+        fh.create_group("df_with_missing")
+    marker = tmp_path / "pwned"
+    _dlc_h5(tmp_path / "cDLC_resnet50_x.h5", 4)
+    payload = f"cos\nsystem\n(Vtouch {marker}\ntR.".encode()  # a pickle that would run a shell command
+    with h5py.File(tmp_path / "cDLC_resnet50_x.h5", "a") as fh:
+        fh["df_with_missing/table"].attrs["values_block_0_kind"] = np.bytes_(payload)
     ds = vpbehavior.load(tmp_path)
     assert [r.name for r in ds] == ["a"] and ds["a"].keypoints().points.shape == (8, 1, 2, 2)
-    assert len(ds.failures) == 1 and "bDLC_resnet50_x.h5" in ds.failures[0].error
-    assert "csv" in ds.failures[0].error.lower()
+    errors = sorted(f.error for f in ds.failures)
+    assert len(errors) == 2
+    assert "bDLC_resnet50_x.h5" in errors[0] and "df_with_missing/table" in errors[0]
+    assert "cDLC_resnet50_x.h5" in errors[1] and "refusing" in errors[1]
+    assert not marker.exists()

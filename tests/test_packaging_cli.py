@@ -15,7 +15,7 @@ from vpbehavior.io import registry
 
 REPO = Path(__file__).resolve().parents[1]
 # conda-forge names of the pip packages where they differ
-CONDA_NAMES = {"torch": "pytorch", "pyqt6": "pyqt"}
+CONDA_NAMES = {"torch": "pytorch", "pyqt6": "pyqt", "tables": "pytables"}
 
 
 def _names(requirements):

@@ -32,9 +32,7 @@ import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import numpy as np
-
-from vpbehavior.core import Dataset, LoadFailure, Pose, Recording
+from vpbehavior.core import Dataset, LoadFailure, Recording
 from vpbehavior.io.label_formats import (
     FRAME_LEVEL,
     align_subjects,
@@ -203,82 +201,13 @@ def pair_files(videos: list[Path]) -> list[RecordingFiles]:
     return [r for recs in by_dir.values() for r in recs]
 
 
-def read_dlc_csv(path: str | Path, n_frames: int | None = None) -> Pose:
-    """Pose from a DeepLabCut CSV (analysis output or labeled data; single- or multi-animal).
-
-    Header rows ``scorer``, optional ``individuals``, ``bodyparts``, ``coords`` (x, y,
-    likelihood); then one row per frame whose index is the frame number (analysis output)
-    or an image path (labeled data: rows taken in order, or the number in the file name).
-    A single-animal file has the one subject ``instance0``; empty cells are NaN.
-    """
-    import csv
-
-    path = Path(path)
-    with open(path, newline="", encoding="utf-8-sig") as fh:
-        rows = [r for r in csv.reader(fh) if r]
-    levels: dict[str, list[str]] = {}
-    body_start = None
-    for i, row in enumerate(rows[:6]):
-        levels[row[0].strip().lower()] = row
-        if row[0].strip().lower() == "coords":
-            body_start = i + 1
-            break
-    if body_start is None or "bodyparts" not in levels:
-        raise ValueError(f"{path}: not a DeepLabCut CSV (expected header rows scorer, [individuals,] bodyparts, coords)")
-    coords = levels["coords"]
-    n_index = 1
-    while n_index < len(coords) and not coords[n_index].strip():
-        n_index += 1  # labeled-data CSVs have 3 index columns
-    columns = range(n_index, len(coords))
-    individuals = levels.get("individuals")
-    keys = []
-    for c in columns:
-        ind = individuals[c].strip() if individuals is not None and c < len(individuals) else "instance0"
-        part = levels["bodyparts"][c].strip() if c < len(levels["bodyparts"]) else ""
-        coord = coords[c].strip().lower()
-        if not part or coord not in ("x", "y", "likelihood"):
-            raise ValueError(f"{path}: column {c + 1}: bodypart {part!r} / coord {coord!r} is not a DeepLabCut column")
-        keys.append((ind, part, coord))
-    subjects = list(dict.fromkeys(k[0] for k in keys))
-    parts = list(dict.fromkeys(k[1] for k in keys))
-    body = rows[body_start:]
-    frames = []
-    for r, row in enumerate(body):
-        index = row[n_index - 1].strip() if len(row) >= n_index else ""
-        stem = Path(index.replace("\\", "/")).stem
-        digits = "".join(ch for ch in stem if ch.isdigit()) if not index.isdigit() else index
-        frames.append(int(index) if index.isdigit() else (int(digits) if n_index > 1 and digits else r))
-    length = max(frames, default=-1) + 1
-    if n_frames is not None and length > n_frames:
-        raise ValueError(f"{path}: pose reaches frame {length - 1} but the video has {n_frames} frames")
-    T = n_frames if n_frames is not None else length
-    points = np.full((T, len(subjects), len(parts), 2), np.nan, np.float32)
-    scores = np.full((T, len(subjects), len(parts)), np.nan, np.float32)
-    s_idx, p_idx = {s: i for i, s in enumerate(subjects)}, {p: i for i, p in enumerate(parts)}
-    for r, (frame, row) in enumerate(zip(frames, body)):
-        for c, (ind, part, coord) in zip(columns, keys):
-            text = row[c].strip() if c < len(row) else ""
-            if not text or text.lower() in ("nan", "na"):
-                continue
-            try:
-                value = float(text)
-            except ValueError:
-                raise ValueError(f"{path}: line {body_start + r + 1}, column {c + 1} ({ind}/{part}/{coord}): "
-                                 f"{text!r} is not a number") from None
-            if coord == "likelihood":
-                scores[frame, s_idx[ind], p_idx[part]] = value
-            else:
-                points[frame, s_idx[ind], p_idx[part], 0 if coord == "x" else 1] = value
-    return Pose(points, parts, subjects, scores)
-
-
 def _dlc_h5_twin(path: Path) -> Path | None:
     twin = path.with_suffix(".csv")
     return twin if twin.is_file() and _is_dlc_csv(twin) else None
 
 
 def _pose_for(files: RecordingFiles, n_frames: int):
-    from vpbehavior.io.pose import load_pose_file, pose_from_sleap
+    from vpbehavior.io.pose import load_pose_file, pose_from_sleap, read_dlc
 
     # DeepLabCut writes <name>.h5 and often <name>.csv with the same content: one pose file.
     pose_files = [p for p in files.pose if not (p.suffix.lower() == ".h5" and _dlc_h5_twin(p) in files.pose)]
@@ -286,12 +215,8 @@ def _pose_for(files: RecordingFiles, n_frames: int):
         raise ValueError(f"{files.video}: several pose files match it: {[p.name for p in pose_files]}; "
                          "keep one per video")
     path = pose_files[0]
-    if path.suffix.lower() == ".csv":
-        return read_dlc_csv(path, n_frames)
-    if path.suffix.lower() == ".h5" and _is_dlc_h5(path):
-        raise ValueError(f"{path}: DeepLabCut .h5 pose files are PyTables tables, which this installation cannot "
-                         "read; export a CSV next to it (deeplabcut.analyze_videos(..., save_as_csv=True)) "
-                         f"named {path.with_suffix('.csv').name}")
+    if path.suffix.lower() == ".csv" or (path.suffix.lower() == ".h5" and _is_dlc_h5(path)):
+        return read_dlc(path, n_frames)
     labels = load_pose_file(path)
     video = None
     if len(labels.videos) > 1:

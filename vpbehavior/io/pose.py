@@ -7,6 +7,8 @@ our bouts are ``[start, stop)``; the conversion happens here and nowhere else.
 
 from __future__ import annotations
 
+import io
+import pickle
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -151,3 +153,135 @@ def events_to_labels(sleap_labels, n_frames: int, subjects: Sequence[str] | None
     if subjects is None:
         subjects = list(dict.fromkeys(b.subject for b in bouts)) or [_FRAME_LEVEL_SUBJECT]
     return BehaviorLabels.from_bouts(bouts, n_frames, classes=classes, subjects=subjects, annotated=annotated)
+
+
+# ---------------------------------------------------------------------- DeepLabCut
+_DLC_COORDS = ("x", "y", "likelihood")
+
+
+def read_dlc(path: str | Path, n_frames: int | None = None) -> Pose:
+    """Pose from a DeepLabCut output: ``.csv`` or ``.h5`` (analysis or labeled data, single- or multi-animal).
+
+    Columns are (scorer, [individuals,] bodyparts, coords); rows are frames, indexed by the
+    frame number (analysis output) or an image path (labeled data: the number in the file
+    name, else the row order). A single-animal file has the one subject ``instance0``.
+    The .h5 form is read with h5py; its pandas metadata is decoded without running code.
+    """
+    path = Path(path)
+    if path.suffix.lower() == ".h5":
+        keys, index, values = _dlc_h5_table(path)
+    else:
+        keys, index, values = _dlc_csv_table(path)
+    for c, (_, part, coord) in enumerate(keys):
+        if not part or coord not in _DLC_COORDS:
+            raise ValueError(f"{path}: column {c + 1}: bodypart {part!r} / coord {coord!r} is not a DeepLabCut column")
+    frames = [_dlc_frame_number(label, row) for row, label in enumerate(index)]
+    length = max(frames, default=-1) + 1
+    if n_frames is not None and length > n_frames:
+        raise ValueError(f"{path}: pose reaches frame {length - 1} but the video has {n_frames} frames")
+    subjects = list(dict.fromkeys(k[0] for k in keys))
+    parts = list(dict.fromkeys(k[1] for k in keys))
+    n = n_frames if n_frames is not None else length
+    points = np.full((n, len(subjects), len(parts), 2), np.nan, np.float32)
+    scores = np.full((n, len(subjects), len(parts)), np.nan, np.float32)
+    rows = np.asarray(frames, dtype=np.int64)
+    for c, (ind, part, coord) in enumerate(keys):
+        s, k = subjects.index(ind), parts.index(part)
+        if coord == "likelihood":
+            scores[rows, s, k] = values[:, c]
+        else:
+            points[rows, s, k, _DLC_COORDS.index(coord)] = values[:, c]
+    return Pose(points, parts, subjects, scores)
+
+
+def _dlc_frame_number(label: str, row: int) -> int:
+    label = str(label).strip()
+    if label.isdigit():
+        return int(label)
+    digits = "".join(ch for ch in Path(label.replace("\\", "/")).stem if ch.isdigit())
+    return int(digits) if digits else row
+
+
+def _dlc_csv_table(path: Path) -> tuple[list[tuple[str, str, str]], list[str], np.ndarray]:
+    import csv
+
+    with open(path, newline="", encoding="utf-8-sig") as fh:
+        rows = [r for r in csv.reader(fh) if r]
+    levels: dict[str, list[str]] = {}
+    body_start = None
+    for i, row in enumerate(rows[:6]):
+        levels[row[0].strip().lower()] = row
+        if row[0].strip().lower() == "coords":
+            body_start = i + 1
+            break
+    if body_start is None or "bodyparts" not in levels:
+        raise ValueError(f"{path}: not a DeepLabCut CSV (expected header rows scorer, [individuals,] bodyparts, coords)")
+    coords = levels["coords"]
+    n_index = 1
+    while n_index < len(coords) and not coords[n_index].strip():
+        n_index += 1  # labeled-data CSVs have 3 index columns
+    columns = range(n_index, len(coords))
+
+    def level(name: str, c: int, default: str = "") -> str:
+        row = levels.get(name)
+        return row[c].strip() if row is not None and c < len(row) else default
+
+    keys = [(level("individuals", c, "instance0"), level("bodyparts", c), coords[c].strip().lower()) for c in columns]
+    body = rows[body_start:]
+    index = [row[n_index - 1] if len(row) >= n_index else "" for row in body]
+    values = np.full((len(body), len(keys)), np.nan, np.float32)
+    for r, row in enumerate(body):
+        for j, c in enumerate(columns):
+            text = row[c].strip() if c < len(row) else ""
+            if not text or text.lower() in ("nan", "na"):
+                continue
+            try:
+                values[r, j] = float(text)
+            except ValueError:
+                ind, part, coord = keys[j]
+                raise ValueError(f"{path}: line {body_start + r + 1}, column {c + 1} ({ind}/{part}/{coord}): "
+                                 f"{text!r} is not a number") from None
+    return keys, index, values
+
+
+class _PlainDataUnpickler(pickle.Unpickler):
+    """Decodes pickles of plain lists, tuples, dicts, strings and numbers; refuses every class."""
+
+    def find_class(self, module: str, name: str):
+        raise pickle.UnpicklingError(f"refusing to load {module}.{name}")
+
+
+def _plain_pickle(raw, path: Path, what: str):
+    data = raw.tobytes() if hasattr(raw, "tobytes") else bytes(raw)
+    try:
+        return _PlainDataUnpickler(io.BytesIO(data)).load()
+    except Exception as err:
+        raise ValueError(f"{path}: cannot decode the DeepLabCut table's {what} ({err})") from err
+
+
+def _dlc_h5_table(path: Path) -> tuple[list[tuple[str, str, str]], list[str], np.ndarray]:
+    import h5py
+
+    try:
+        with h5py.File(path, "r") as fh:
+            if "df_with_missing" not in fh or "table" not in fh["df_with_missing"]:
+                raise ValueError(f"{path}: not a DeepLabCut .h5 file (no df_with_missing/table)")
+            group, table = fh["df_with_missing"], fh["df_with_missing/table"][()]
+            info = _plain_pickle(group.attrs["info"], path, "info") if "info" in group.attrs else {}
+            blocks = _plain_pickle(group.attrs["values_cols"], path, "values_cols")
+            columns, values = [], []
+            for block in blocks:
+                columns += _plain_pickle(fh["df_with_missing/table"].attrs[f"{block}_kind"], path, f"{block}_kind")
+                values.append(np.asarray(table[block], np.float32).reshape(len(table), -1))
+            index = [x.decode() if isinstance(x, bytes) else str(x) for x in table["index"]]
+    except OSError as err:
+        raise ValueError(f"{path}: unreadable HDF5 file ({err})") from err
+    names = [str(n).lower() for n in (info.get(1, {}).get("names") or [])]
+    if not names:  # older files: infer the levels from the tuple length
+        names = ["scorer", "individuals", "bodyparts", "coords"][-len(columns[0]):] if columns else []
+    keys = []
+    for col in columns:
+        named = dict(zip(names, col))
+        keys.append((str(named.get("individuals", "instance0")), str(named.get("bodyparts", "")),
+                     str(named.get("coords", "")).lower()))
+    return keys, index, np.concatenate(values, axis=1) if values else np.zeros((len(index), 0), np.float32)
