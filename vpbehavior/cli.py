@@ -17,6 +17,10 @@ from ._version import __version__
 # (command, module, one-line help)
 SUBCOMMANDS: list[tuple[str, str, str]] = [
     ("inspect", "vpbehavior.pipelines.inspect", "summarize a video, a recording or a dataset"),
+    ("extract", "vpbehavior.pipelines.extract", "extract frozen VideoPrism features (HDF5 cache)"),
+    ("train", "vpbehavior.pipelines.train", "train a frame-level behavior classifier on features"),
+    ("evaluate", "vpbehavior.pipelines.evaluate", "evaluate a classifier: metrics, bouts, PR curves, ethogram"),
+    ("benchmark", "vpbehavior.pipelines.benchmark", "run a paper benchmark protocol (flyvsfly, calms21, chimpact, kabr)"),
 ]
 
 

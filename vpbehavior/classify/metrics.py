@@ -16,7 +16,7 @@ Conventions shared by every function here:
 from __future__ import annotations
 
 import warnings
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 
@@ -354,5 +354,8 @@ def warn_if_no_positives(y: np.ndarray, classes: Sequence[str]) -> list[str]:
     y = _as_targets(y)
     missing = [c for j, c in enumerate(classes) if not (y[:, j] == 1).any()]
     if missing:
-        warnings.warn(f"no annotated positives for {missing}: their AP / recall are undefined (NaN) and skipped in averages")
+        warnings.warn(
+            f"no annotated positives for {missing}: their AP / recall are undefined (NaN) and skipped in averages",
+            stacklevel=2,
+        )
     return missing

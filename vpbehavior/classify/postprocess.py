@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import csv
 import io
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Sequence
 
 import numpy as np
 
@@ -181,7 +181,7 @@ class PostProcessor:
         return asdict(self)
 
     @classmethod
-    def from_dict(cls, d: dict) -> "PostProcessor":
+    def from_dict(cls, d: dict) -> PostProcessor:
         known = {f for f in cls.__dataclass_fields__}
         unknown = set(d) - known
         if unknown:

@@ -1,0 +1,450 @@
+"""Frozen VideoPrism features for every frame (and every subject) of a recording.
+
+Clips of ``clip_length`` frames (spaced ``frame_step`` apart, e.g. KABR's 16 x 5) start
+every ``stride`` frames, so neighbouring clips overlap by ``clip_length - stride``. Every
+frame takes its features from the clip whose centre is nearest (the clip in which it has
+the most context on both sides); with ``frame_step > 1`` the video is split into
+``frame_step`` interleaved phases, so every frame still gets features. A short video is
+one clip, padded by repeating its last frame (padded frames are masked in the encoder).
+
+From the encoder's tokens ``[L, gh, gw, D]`` of a clip, each owned frame stores:
+
+- ``frame``: the mean of its gh x gw tokens;
+- ``tokens``: its token grid average-pooled to ``token_grid x token_grid`` (the attention
+  probe's input: a window of frames of pooled tokens);
+- ``subject``: for each subject box (`Recording.subject_boxes`), the mean of the tokens
+  whose patches overlap the box.
+
+Frames are resized (not cropped) to ``size x size`` (a multiple of the patch size); boxes
+are scaled the same way. Decoding and resizing run in a background thread that keeps
+``prefetch`` batches ready, so decoding hides behind the encoder. Results go to the HDF5
+cache (`vpbehavior.features.cache`) batch by batch; an interrupted run resumes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import queue
+import threading
+import warnings
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+
+from vpbehavior.core import Recording
+
+from . import cache as fcache
+
+
+@dataclass(frozen=True)
+class ExtractConfig:
+    """Extraction options (part of the cache provenance).
+
+    Attributes
+    ----------
+    clip_length
+        Frames per clip (0 = the model's native number of frames).
+    stride
+        Clip starts are this many (phase) frames apart (0 = half a clip).
+    frame_step
+        Spacing of the frames inside a clip (1 = consecutive).
+    size
+        Input resolution (0 = the model's native size); a multiple of the patch size.
+    token_grid
+        Side of the pooled token grid stored per frame (0 = do not store tokens; capped at
+        the model's own grid).
+    subjects
+        Also store per-subject embeddings when the recording has boxes or keypoints.
+    box_margin
+        Pixels added around keypoint-derived boxes.
+    dtype
+        Storage dtype ("float16" or "float32").
+    """
+
+    clip_length: int = 0
+    stride: int = 0
+    frame_step: int = 1
+    size: int = 0
+    token_grid: int = 4
+    subjects: bool = True
+    box_margin: float = 4.0
+    dtype: str = "float16"
+
+    def resolved(self, model) -> ExtractConfig:
+        """Fill defaults from the model and validate."""
+        length = self.clip_length or model.num_frames
+        stride = self.stride or max(1, length // 2)
+        size = self.size or model.image_size
+        if size % model.patch_size:
+            raise ValueError(f"input size {size} is not a multiple of the model's patch size {model.patch_size}")
+        if length < 1 or stride < 1 or self.frame_step < 1:
+            raise ValueError("clip_length, stride and frame_step must be >= 1")
+        if stride > length:
+            raise ValueError(f"stride {stride} > clip_length {length} would leave frames without a clip")
+        if self.dtype not in ("float16", "float32"):
+            raise ValueError(f"dtype must be 'float16' or 'float32', not {self.dtype!r}")
+        if self.token_grid < 0:
+            raise ValueError(f"token_grid must be >= 0, got {self.token_grid}")
+        token_grid = min(self.token_grid, size // model.patch_size)  # never finer than the model's own grid
+        return ExtractConfig(length, stride, self.frame_step, size, token_grid, self.subjects, self.box_margin, self.dtype)
+
+
+# ------------------------------------------------------------------ the clip plan
+@dataclass
+class Clip:
+    """One encoder input: absolute frame indices (padded by repetition) and the frames it owns."""
+
+    frames: np.ndarray  # [L] absolute indices
+    valid: np.ndarray  # [L] bool (False = padding)
+    owned: np.ndarray  # [L] bool: positions whose features this clip stores
+
+
+def plan_clips(n_frames: int, length: int, stride: int, frame_step: int = 1) -> list[Clip]:
+    """Clips covering ``n_frames`` frames; every frame is owned by exactly one clip.
+
+    Clips are ordered by their last frame, the order in which sequential decoding
+    completes them.
+    """
+    clips = []
+    for phase in range(min(frame_step, n_frames)):
+        idx = np.arange(phase, n_frames, frame_step)
+        n = idx.size
+        if n <= length:
+            pos = np.minimum(np.arange(length), n - 1)
+            clips.append(Clip(idx[pos], np.arange(length) < n, np.arange(length) < n))
+            continue
+        starts = list(range(0, n - length + 1, stride))
+        if starts[-1] + length < n:
+            starts.append(n - length)
+        centers = np.array(starts) + (length - 1) / 2
+        owner = np.abs(np.arange(n)[:, None] - centers[None, :]).argmin(1)  # ties -> earlier clip
+        for k, s in enumerate(starts):
+            pos = np.arange(s, s + length)
+            clips.append(Clip(idx[pos], np.ones(length, bool), owner[pos] == k))
+    clips.sort(key=lambda c: (int(c.frames.max()), int(c.frames.min())))
+    return clips
+
+
+# ------------------------------------------------------------------ model identity
+def weights_hash(model) -> str:
+    """SHA-256 of the model's state dict (names, shapes and values as stored)."""
+    import torch
+
+    h = hashlib.sha256()
+    for name, tensor in sorted(model.state_dict().items()):
+        t = tensor.detach().cpu().contiguous()
+        h.update(f"{name}:{tuple(t.shape)}:{t.dtype}".encode())
+        h.update((t.float() if t.dtype == torch.bfloat16 else t).numpy().tobytes())
+    return h.hexdigest()
+
+
+def load_encoder(spec: str, device: str = "cpu", seed: int = 0):
+    """An encoder from a config name (random init, ``seed``) or weights (path / released name).
+
+    ``spec`` like ``"tiny"`` or ``"base"`` builds a randomly initialized model; a path to
+    ``.npz`` / ``.safetensors`` / ``.pt`` or a released name (``videoprism_public_v1_base``)
+    loads weights (see `VideoPrism.from_pretrained`). Prefix ``random:`` forces random init.
+    """
+    from vpbehavior.models import VideoPrism, build_model, list_configs
+
+    random_init = spec.startswith("random:")
+    name = spec.removeprefix("random:")
+    if random_init or (name in list_configs() and not Path(name).exists()):
+        model = build_model(name, seed=seed)
+        origin = f"random:{name}:seed{seed}"
+    else:
+        model = VideoPrism.from_pretrained(name, device=device)
+        origin = str(Path(name).resolve()) if Path(name).exists() else name
+    model.eval().to(device)
+    model.origin = origin
+    return model
+
+
+def encoder_identity(model) -> dict:
+    """What identifies an encoder's features: name, config and weights hash."""
+    return {
+        "model": getattr(model, "origin", model.config.name),
+        "config": model.config.to_dict(),
+        "weights_sha256": weights_hash(model),
+    }
+
+
+def resolve_device(device: str) -> str:
+    import torch
+
+    if device == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    if device.startswith("cuda") and not torch.cuda.is_available():
+        raise ValueError(f"device {device!r} requested but CUDA is not available")
+    return device
+
+
+# ------------------------------------------------------------------ decoding (background thread)
+def _resize(frame: np.ndarray, size: int) -> np.ndarray:
+    import cv2
+
+    if frame.ndim == 2:
+        frame = np.repeat(frame[..., None], 3, -1)
+    h, w = frame.shape[:2]
+    if (h, w) == (size, size):
+        return frame
+    interp = cv2.INTER_AREA if min(h, w) > size else cv2.INTER_LINEAR
+    return cv2.resize(frame, (size, size), interpolation=interp)
+
+
+def iter_clip_batches(
+    frames: Iterator[np.ndarray], first: int, clips: list[Clip], size: int, batch_size: int
+) -> Iterator[tuple[list[int], np.ndarray]]:
+    """Yield ``(clip numbers, uint8 [B, L, size, size, 3])`` from sequentially decoded frames.
+
+    ``frames`` yields frames ``first, first + 1, ...``; only frames still needed by a pending
+    clip are kept.
+    """
+    if not clips:
+        return
+    need_from = np.minimum.accumulate(np.array([int(c.frames.min()) for c in clips])[::-1])[::-1]
+    buffer: dict[int, np.ndarray] = {}
+    k, batch_ids, batch = 0, [], []
+    t = first - 1
+    for t, frame in enumerate(frames, start=first):
+        if t >= need_from[k]:
+            buffer[t] = _resize(np.asarray(frame), size)
+        while k < len(clips) and int(clips[k].frames.max()) <= t:
+            batch_ids.append(k)
+            batch.append(np.stack([buffer[int(i)] for i in clips[k].frames]))
+            k += 1
+            if len(batch) == batch_size:
+                yield batch_ids, np.stack(batch)
+                batch_ids, batch = [], []
+            if k < len(clips):
+                for old in [i for i in buffer if i < need_from[k]]:
+                    del buffer[old]
+        if k == len(clips):
+            break
+    if k < len(clips):
+        raise ValueError(f"the video ended at frame {t + 1} but clip {k} needs frame {int(clips[k].frames.max())}")
+    if batch:
+        yield batch_ids, np.stack(batch)
+
+
+class Prefetcher:
+    """Run a generator in a daemon thread, keeping up to ``depth`` items ready."""
+
+    _END = object()
+
+    def __init__(self, gen: Iterator, depth: int = 2) -> None:
+        self._queue: queue.Queue = queue.Queue(maxsize=max(1, depth))
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, args=(gen,), daemon=True)
+        self._thread.start()
+
+    def _run(self, gen: Iterator) -> None:
+        try:
+            for item in gen:
+                while not self._stop.is_set():
+                    try:
+                        self._queue.put(item, timeout=0.1)
+                        break
+                    except queue.Full:
+                        continue
+                if self._stop.is_set():
+                    return
+            self._queue.put(self._END)
+        except BaseException as err:  # re-raised in the consumer
+            self._queue.put(err)
+
+    def __iter__(self):
+        while True:
+            item = self._queue.get()
+            if item is self._END:
+                return
+            if isinstance(item, BaseException):
+                raise item
+            yield item
+
+    def close(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=5)
+
+
+# ------------------------------------------------------------------ pooling
+def box_cells(boxes: np.ndarray, scale_xy: tuple[float, float], patch: int, grid: int) -> np.ndarray:
+    """Boolean masks ``[..., grid, grid]`` of the patches each box ``[..., 4]`` overlaps (none for NaN boxes)."""
+    boxes = np.asarray(boxes, np.float64)
+    sx, sy = scale_xy
+    edges = np.arange(grid + 1) * patch
+    x1, y1, x2, y2 = (boxes[..., i] * s for i, s in zip(range(4), (sx, sy, sx, sy)))
+    ok = np.isfinite(boxes).all(-1)
+    cols = (edges[None, 1:] > np.nan_to_num(x1)[..., None]) & (edges[None, :-1] < np.nan_to_num(x2)[..., None])
+    rows = (edges[None, 1:] > np.nan_to_num(y1)[..., None]) & (edges[None, :-1] < np.nan_to_num(y2)[..., None])
+    # a degenerate box (a point) still covers the patch it lies in
+    cx = np.clip(((np.nan_to_num(x1) + np.nan_to_num(x2)) / 2 // patch).astype(int), 0, grid - 1)
+    cy = np.clip(((np.nan_to_num(y1) + np.nan_to_num(y2)) / 2 // patch).astype(int), 0, grid - 1)
+    cols |= np.eye(grid, dtype=bool)[cx]
+    rows |= np.eye(grid, dtype=bool)[cy]
+    return (rows[..., :, None] & cols[..., None, :]) & ok[..., None, None]
+
+
+def pool_clip_outputs(
+    tokens, token_grid: int, masks=None
+) -> tuple:
+    """Per-frame, pooled-grid and per-subject embeddings from tokens ``[B, L, g, g, D]``.
+
+    ``masks`` ``[B, L, S, g, g]`` (bool tensor) selects each subject's patches.
+    """
+    import torch
+    import torch.nn.functional as F
+
+    b, n_t, g, _, d = tokens.shape
+    frame = tokens.mean((2, 3))
+    grid = None
+    if token_grid:
+        x = tokens.reshape(b * n_t, g, g, d).permute(0, 3, 1, 2)
+        grid = F.adaptive_avg_pool2d(x, token_grid).permute(0, 2, 3, 1).reshape(b, n_t, token_grid * token_grid, d)
+    subject = None
+    if masks is not None:
+        m = masks.to(tokens.dtype).flatten(3)  # [B, L, S, g*g]
+        summed = torch.einsum("blsn,blnd->blsd", m, tokens.reshape(b, n_t, g * g, d))
+        count = m.sum(-1, keepdim=True)
+        subject = torch.where(count > 0, summed / count.clamp_min(1), torch.full_like(summed, float("nan")))
+    return frame, grid, subject
+
+
+# ------------------------------------------------------------------ the extractor
+def extraction_provenance(recording: Recording, identity: dict, config: ExtractConfig, boxes: np.ndarray | None) -> dict:
+    return {
+        "encoder": identity,
+        "extraction": asdict(config),
+        "video": fcache.video_identity(recording.video),
+        "n_frames": int(recording.n_frames),
+        "subjects": list(recording.subjects) if boxes is not None else None,
+        "boxes_sha256": hashlib.sha256(np.ascontiguousarray(boxes).tobytes()).hexdigest() if boxes is not None else None,
+    }
+
+
+def extract_recording(
+    recording: Recording,
+    model,
+    cache_dir: str | Path,
+    config: ExtractConfig | None = None,
+    batch_size: int = 4,
+    device: str = "cpu",
+    prefetch: int = 2,
+    overwrite: bool = False,
+    progress: bool = True,
+    identity: dict | None = None,
+    max_clips: int | None = None,
+) -> Path:
+    """Extract (or resume, or reuse) the features of one recording; returns the cache path.
+
+    Parameters
+    ----------
+    recording
+        A recording with a video.
+    model
+        A `VideoPrism` encoder (see `load_encoder`).
+    cache_dir
+        Folder of ``<name>.features.h5`` files.
+    config
+        `ExtractConfig`; defaults from the model.
+    batch_size
+        Clips per encoder call.
+    device
+        "cpu", "cuda[:i]" or "auto" (bf16 autocast on GPU).
+    prefetch
+        Decoded batches kept ready by the decoding thread.
+    overwrite
+        Recompute even a fresh cache.
+    identity
+        `encoder_identity(model)`, if already computed (hashing big weights takes a moment).
+    max_clips
+        Stop after this many clips (leaves a resumable partial file; for tests and demos).
+    """
+    import torch
+    from tqdm.auto import tqdm
+
+    if recording.video is None:
+        raise ValueError(f"recording {recording.name!r} has no video to extract features from")
+    device = resolve_device(device)
+    config = (config or ExtractConfig()).resolved(model)
+    identity = identity or encoder_identity(model)
+    path = fcache.cache_path(cache_dir, recording.name)
+    reader = recording.open_video()
+    n_video = len(reader)
+    n_frames = int(recording.n_frames) or n_video
+    if n_video < n_frames:
+        warnings.warn(
+            f"{recording.video}: the video has {n_video} frames but the recording has {n_frames}; "
+            f"frames {n_video}..{n_frames - 1} get NaN features",
+            stacklevel=2,
+        )
+    boxes = None
+    if config.subjects:
+        boxes = recording.subject_boxes(config.box_margin)
+    provenance = extraction_provenance(recording, identity, config, boxes)
+    if not overwrite and fcache.is_fresh(path, provenance):
+        return path
+    if overwrite:
+        fcache.partial_path(path).unlink(missing_ok=True)
+    n_used = min(n_video, n_frames)
+    if n_used == 0:
+        raise ValueError(f"{recording.video}: no decodable frames")
+    clips = plan_clips(n_used, config.clip_length, config.stride, config.frame_step)
+    writer = fcache.CacheWriter(
+        path, provenance, n_frames, model.model_dim, len(clips), config.token_grid,
+        tuple(recording.subjects) if boxes is not None else None, config.dtype,
+    )
+    size, patch = config.size, model.patch_size
+    g = size // patch
+    frame_h, frame_w = reader.shape[1:3]
+    scale_xy = (size / frame_w, size / frame_h)
+    done = writer.clips_done
+    todo = clips[done:] if max_clips is None else clips[done : done + max_clips]
+    model = model.to(device).eval()
+    autocast = torch.autocast("cuda", dtype=torch.bfloat16, enabled=device.startswith("cuda"))
+    bar = tqdm(total=len(clips), initial=done, desc=f"extract {recording.name}", unit="clip", disable=not progress, leave=False)
+    producer = None
+    try:
+        if todo:
+            first = int(min(c.frames.min() for c in todo))
+            frames = reader.iter_frames(first, n_used)
+            producer = Prefetcher(iter_clip_batches(frames, first, todo, size, batch_size), prefetch)
+            for ids, batch in producer:
+                sel = [todo[i] for i in ids]
+                video = torch.from_numpy(batch).to(device, non_blocking=True)
+                paddings = torch.from_numpy(np.stack([~c.valid for c in sel]).astype(np.float32)).to(device)
+                with torch.inference_mode(), autocast:
+                    tokens = model(video.float().div_(255.0), frame_paddings=paddings if paddings.any() else None).embeddings
+                    tokens = tokens.float().reshape(len(sel), config.clip_length, g, g, -1)
+                    masks = None
+                    if boxes is not None:
+                        idx = np.stack([c.frames for c in sel])
+                        masks = torch.from_numpy(box_cells(boxes[idx], scale_xy, patch, g)).to(device)
+                    frame, grid, subject = pool_clip_outputs(tokens, config.token_grid, masks)
+                frame, grid = frame.cpu().numpy(), None if grid is None else grid.cpu().numpy()
+                subject = None if subject is None else subject.cpu().numpy()
+                rows, picks = [], []
+                for j, c in enumerate(sel):
+                    for p in np.flatnonzero(c.owned):
+                        rows.append(int(c.frames[p]))
+                        picks.append((j, p))
+                order = np.argsort(rows)
+                rows_arr = np.asarray(rows)[order]
+                jj = np.array([picks[o][0] for o in order])
+                pp = np.array([picks[o][1] for o in order])
+                writer.write(rows_arr, frame[jj, pp], None if grid is None else grid[jj, pp],
+                             None if subject is None else subject[jj, pp])
+                done += len(sel)
+                writer.mark(done)
+                bar.update(len(sel))
+        if done == len(clips):
+            return writer.finish()
+        return fcache.partial_path(path)
+    finally:
+        bar.close()
+        if producer is not None:
+            producer.close()
+        writer.close()
+        reader.close()
