@@ -141,7 +141,7 @@ def test_bad_inputs(gray_video, tmp_path):
 
 
 def test_vocabulary_and_single_label_targets():
-    from vpbehavior.features.sequences import targets_for, vocabulary
+    from vpbehavior.pipelines.sequences import targets_for, vocabulary
 
     full = BehaviorLabels.from_single_label(np.array([0, 1, 1, -1]), ["walk", "rest"])
     rec = Recording("a", n_frames=4, labels=full)

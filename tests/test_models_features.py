@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import os
-
 import pytest
 
 torch = pytest.importorskip("torch")
@@ -113,19 +111,7 @@ def test_attention_impl_validation_and_switch(tiny):
     torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-5)
 
 
-@pytest.mark.parametrize(
-    "backend",
-    [
-        "aot_eager",
-        pytest.param(
-            "inductor",
-            marks=pytest.mark.skipif(
-                not os.environ.get("VPBEHAVIOR_SLOW_TESTS"),
-                reason="inductor compile takes minutes on CPU; set VPBEHAVIOR_SLOW_TESTS=1",
-            ),
-        ),
-    ],
-)
+@pytest.mark.parametrize("backend", ["aot_eager", "inductor"])
 def test_torch_compile(tiny, backend):
     compiled = torch.compile(tiny, backend=backend)
     video = torch.rand(1, 2, 36, 36, 3)

@@ -69,8 +69,8 @@ def test_video_path_beats_shuffled_labels(experiment):
         split_sequences,
         train_classifier,
     )
-    from vpbehavior.features.sequences import build_sequences
     from vpbehavior.io.registry import load
+    from vpbehavior.pipelines.sequences import build_sequences
 
     model, report, _ = _train_and_evaluate(experiment, "video")
     clf = BehaviorClassifier.load(model)

@@ -16,6 +16,7 @@ from ._version import __version__
 
 # (command, module, one-line help)
 SUBCOMMANDS: list[tuple[str, str, str]] = [
+    ("demo", "vpbehavior.pipelines.demo", "run the whole path on built-in synthetic data"),
     ("inspect", "vpbehavior.pipelines.inspect", "summarize a video, a recording or a dataset"),
     ("extract", "vpbehavior.pipelines.extract", "extract frozen VideoPrism features (HDF5 cache)"),
     ("train", "vpbehavior.pipelines.train", "train a frame-level behavior classifier on features"),

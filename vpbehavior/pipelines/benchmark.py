@@ -130,8 +130,8 @@ def results_table(proto: Protocol, ours: float, encoder: str) -> str:
 
 
 def main(args: argparse.Namespace) -> int:
-    from vpbehavior.features.sequences import select_split
     from vpbehavior.io.labels_file import atomic_write_text
+    from vpbehavior.pipelines.sequences import select_split
 
     from .evaluate import evaluate_scored, score_recordings, write_report
     from .extract import encoder_from_args, extract_all

@@ -16,7 +16,7 @@ def score_recordings(clf, recordings, cache_dir=None, progress: bool = True) -> 
     from tqdm.auto import tqdm
 
     from vpbehavior.features.pose_features import PoseFeatureConfig
-    from vpbehavior.features.sequences import recording_features, same_features, targets_for
+    from vpbehavior.pipelines.sequences import recording_features, same_features, targets_for
 
     spec = clf.feature_spec
     pose_config = PoseFeatureConfig.from_dict(spec["pose"]) if "pose" in spec else None
@@ -115,8 +115,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def main(args: argparse.Namespace) -> int:
     from vpbehavior.classify.train import BehaviorClassifier
-    from vpbehavior.features.sequences import select_split
     from vpbehavior.io.registry import load
+    from vpbehavior.pipelines.sequences import select_split
 
     clf = BehaviorClassifier.load(args.model)
     dataset = load(args.data, format=args.format)

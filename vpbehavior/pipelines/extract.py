@@ -70,8 +70,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def main(args: argparse.Namespace) -> int:
-    from vpbehavior.features.sequences import select_split
     from vpbehavior.io.registry import load
+    from vpbehavior.pipelines.sequences import select_split
 
     dataset = load(args.data, format=args.format)
     for failure in dataset.failures:

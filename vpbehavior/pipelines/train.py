@@ -51,7 +51,7 @@ def train_on_recordings(train_recs, val_recs, args, cache_dir=None, val_fraction
     """Train a classifier from recordings (val_recs empty: split ``val_fraction`` of train off)."""
     from vpbehavior.classify.postprocess import PostProcessor
     from vpbehavior.classify.train import split_sequences, train_classifier
-    from vpbehavior.features.sequences import build_sequences, same_features, vocabulary
+    from vpbehavior.pipelines.sequences import build_sequences, same_features, vocabulary
 
     single = args.mode == "single"
     smoothing = args.smoothing if single or args.smoothing != "majority" else "median"
@@ -81,7 +81,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def pick_splits(recordings, split: str | None, val_split: str | None):
     """(train, val) recordings following the data's published splits when present."""
-    from vpbehavior.features.sequences import select_split
+    from vpbehavior.pipelines.sequences import select_split
 
     splits = {r.split for r in recordings}
     if split is None:

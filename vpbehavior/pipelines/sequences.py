@@ -19,9 +19,8 @@ import numpy as np
 
 from vpbehavior.classify.train import FeatureSequence
 from vpbehavior.core import Recording
-
-from . import cache as fcache
-from .pose_features import PoseFeatureConfig, recording_pose_features
+from vpbehavior.features import cache as fcache
+from vpbehavior.features.pose_features import PoseFeatureConfig, recording_pose_features
 
 FEATURE_KINDS = ("video", "tokens", "pose", "video+pose")
 
