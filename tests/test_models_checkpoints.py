@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import find_shared_dir
 
 torch = pytest.importorskip("torch")
 
@@ -21,7 +22,7 @@ from vpbehavior.models import (  # noqa: E402
     infer_config,
 )
 
-FIX = Path("/work/shared/fixtures/videoprism_parity")
+FIX = (find_shared_dir() or Path("no-shared-dir")) / "fixtures" / "videoprism_parity"
 pytestmark = pytest.mark.skipif(not FIX.is_dir(), reason="parity fixtures not available")
 RELEASED = json.loads((FIX / "base_param_shapes.json").read_text()) if FIX.is_dir() else {}
 

@@ -13,14 +13,13 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import find_shared_dir
 
 torch = pytest.importorskip("torch")
 
 from vpbehavior.models import VideoPrism, VideoPrismLvT, layers  # noqa: E402
 
-FIX = Path(__file__).resolve().parents[2] / "shared" / "fixtures" / "videoprism_parity"
-if not FIX.is_dir():
-    FIX = Path("/work/shared/fixtures/videoprism_parity")
+FIX = (find_shared_dir() or Path("no-shared-dir")) / "fixtures" / "videoprism_parity"
 pytestmark = pytest.mark.skipif(not FIX.is_dir(), reason="parity fixtures not available")
 
 IMPLS = ["eager", "sdpa", "flex", "auto"]
