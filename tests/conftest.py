@@ -21,3 +21,14 @@ def shared_dir() -> Path:
     if path is None:
         pytest.skip("../shared (reference data) is not present")
     return path
+
+
+@pytest.fixture
+def one_torch_thread():
+    """Run torch on one thread: tiny models on a shared 2-core machine are much faster so."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)

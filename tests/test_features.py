@@ -15,13 +15,7 @@ from vpbehavior.features.extract import (
     plan_clips,
 )
 
-
-@pytest.fixture(autouse=True)
-def _one_torch_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 @pytest.mark.parametrize("n,length,stride,step", [(50, 8, 4, 1), (50, 8, 8, 1), (23, 4, 3, 1), (5, 8, 4, 1), (61, 4, 2, 5), (7, 4, 2, 3)])

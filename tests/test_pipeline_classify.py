@@ -9,19 +9,13 @@ import json
 
 import numpy as np
 import pytest
-import torch
 
 from vpbehavior.cli import main
 
 SYNTH = dict(height=96, width=96, n_frames=600, progress=False)
 
 
-@pytest.fixture(autouse=True)
-def _one_torch_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 @pytest.fixture(scope="module")
