@@ -47,7 +47,7 @@ def time_extraction(rec, config_name: str, size: int, clip_length: int, batch_si
         pool_clip_outputs,
     )
 
-    model = load_encoder(config_name, device=device)
+    model = load_encoder(f"random:{config_name}", device=device)
     identity = encoder_identity(model)
     cfg = ExtractConfig(clip_length=clip_length, size=size, token_grid=4 if size // model.patch_size >= 4 else 0,
                         subjects=False).resolved(model)

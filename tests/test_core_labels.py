@@ -112,3 +112,14 @@ def test_recording_validates_shapes_and_derives_boxes():
         Recording("r", n_frames=6, labels=BehaviorLabels.empty(5, ["a"]))
     with pytest.raises(ValueError, match="pose covers"):
         Recording("r", n_frames=6, subjects=["m1", "m2"], pose=pose)
+
+
+def test_subject_boxes_follow_recording_subjects_by_name():
+    points = np.zeros((3, 2, 2, 2), np.float32)
+    points[:, 1] = 5.0
+    pose = Pose(points, ["a", "b"], ["t1", "t2"])
+    rec = Recording("r", n_frames=3, subjects=["t2", "all", "t1"], pose=pose)
+    boxes = rec.subject_boxes()
+    assert boxes.shape == (3, 3, 4)
+    assert boxes[0, 0].tolist() == [5, 5, 5, 5] and boxes[0, 2].tolist() == [0, 0, 0, 0]
+    assert np.isnan(boxes[:, 1]).all()

@@ -77,7 +77,7 @@ def gray_video(tmp_path_factory):
 
 
 def test_features_match_direct_encoding(gray_video, tmp_path):
-    model = load_encoder("tiny")
+    model = load_encoder("random:tiny")
     cfg = ExtractConfig(clip_length=4, stride=2, size=36, token_grid=3)
     path = extract_recording(gray_video, model, tmp_path, cfg, batch_size=3, progress=False)
     feats = fcache.read_features(path)
@@ -103,12 +103,12 @@ def test_features_match_direct_encoding(gray_video, tmp_path):
 
 
 def test_resume_and_staleness(gray_video, tmp_path):
-    model = load_encoder("tiny")
+    model = load_encoder("random:tiny")
     cfg = ExtractConfig(clip_length=4, stride=2, size=36, token_grid=0, subjects=False)
     partial = extract_recording(gray_video, model, tmp_path, cfg, batch_size=2, progress=False, max_clips=4)
-    assert partial.name.endswith(".partial") and not fcache.cache_path(tmp_path, "gray").exists()
+    assert partial.name.endswith(".partial") and not fcache.cache_path(tmp_path, "gray", gray_video.video).exists()
     with pytest.raises(FileNotFoundError, match="unfinished"):
-        fcache.read_features(fcache.cache_path(tmp_path, "gray"))
+        fcache.read_features(fcache.cache_path(tmp_path, "gray", gray_video.video))
     final = extract_recording(gray_video, model, tmp_path, cfg, batch_size=2, progress=False)
     fresh = extract_recording(gray_video, model, tmp_path / "b", cfg, batch_size=5, progress=False)
     np.testing.assert_array_equal(fcache.read_features(final)["frame"], fcache.read_features(fresh)["frame"])
@@ -116,14 +116,14 @@ def test_resume_and_staleness(gray_video, tmp_path):
     mtime = final.stat().st_mtime_ns
     assert extract_recording(gray_video, model, tmp_path, cfg, progress=False) == final
     assert final.stat().st_mtime_ns == mtime  # fresh cache reused
-    other = load_encoder("tiny", seed=1)
+    other = load_encoder("random:tiny", seed=1)
     extract_recording(gray_video, other, tmp_path, cfg, progress=False)
     assert fcache.read_provenance(final)["encoder"]["model"] == "random:tiny:seed1"  # stale cache replaced
     assert "encoder" in fcache.stale_reason(final, {**fcache.read_provenance(final), "encoder": {}})
 
 
 def test_bad_inputs(gray_video, tmp_path):
-    model = load_encoder("tiny")
+    model = load_encoder("random:tiny")
     with pytest.raises(ValueError, match="multiple of the model's patch size"):
         ExtractConfig(size=40).resolved(model)
     with pytest.raises(ValueError, match="no video"):
@@ -149,3 +149,11 @@ def test_vocabulary_and_single_label_targets():
     np.testing.assert_array_equal(targets_for(rec2, classes, True, bg)[:, 0, 0], 1)
     multi = targets_for(rec, ("rest", "walk", "fly"), False, None)[:, 0]
     np.testing.assert_array_equal(multi[:, 2], -1)  # a class these labels never annotated
+
+
+def test_same_name_recordings_do_not_share_a_cache(tmp_path):
+    (tmp_path / "day1").mkdir()
+    (tmp_path / "day2").mkdir()
+    a, b = tmp_path / "day1" / "m1.mp4", tmp_path / "day2" / "m1.mp4"
+    assert fcache.cache_path(tmp_path, "m1", a) != fcache.cache_path(tmp_path, "m1", b)
+    assert fcache.cache_path(tmp_path, "m1", a) == fcache.cache_path(tmp_path, "m1", a.parent / "." / a.name)

@@ -115,3 +115,17 @@ def test_behavior_file_errors(tmp_path):
     path.write_text(json.dumps(obj))
     with pytest.raises(ValueError, match="t.behavior.json"):
         load_labels(path)
+
+
+def test_fragmented_tracks_keep_one_column_per_track():
+    """A tracker's output where no frame holds two instances still gives one subject per track."""
+    skeleton = sio.Skeleton(["head", "tail"])
+    tracks = [sio.Track("track_0"), sio.Track("track_1")]
+    video = sio.Video(filename="fly.mp4", open_backend=False)
+    frames = [sio.LabeledFrame(video=video, frame_idx=t, instances=[sio.Instance.from_numpy(
+        np.full((2, 2), float(t)), skeleton=skeleton, track=tracks[t >= 3])]) for t in range(6)]
+    labels = sio.Labels(labeled_frames=frames, videos=[video], skeletons=[skeleton], tracks=tracks)
+    pose = pose_from_sleap(labels, n_frames=7)
+    assert pose.subjects == ("track_0", "track_1")
+    assert np.array_equal(pose.points[:3, 0, 0, 0], [0, 1, 2]) and np.isnan(pose.points[3:, 0]).all()
+    assert np.array_equal(pose.points[3:6, 1, 0, 0], [3, 4, 5]) and np.isnan(pose.points[:3, 1]).all()

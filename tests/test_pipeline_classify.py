@@ -105,3 +105,18 @@ def test_benchmark_says_what_is_missing(tmp_path, capsys):
     table = results_table(PROTOCOLS["flyvsfly"], 0.5, "tiny")
     assert "50.0" in table and "89.1" in table and "88.6" in table
     assert PROTOCOLS["kabr"].frame_step == 5 and PROTOCOLS["chimpact"].clip_length == 64
+
+
+def test_default_evaluation_split_never_falls_back_to_training_data(tmp_path):
+    from vpbehavior.core import Dataset, Recording
+    from vpbehavior.pipelines.evaluate import _default_test_split
+
+    def ds(splits, **metadata):
+        return Dataset([Recording(f"r{i}", n_frames=1, split=s) for i, s in enumerate(splits)], "x", tmp_path,
+                       metadata=metadata)
+
+    assert _default_test_split(ds(["train", "test"])) == "test"
+    assert _default_test_split(ds(["train", "val"], test_split="val")) == "val"
+    assert _default_test_split(ds([None, None])) == "all"
+    with pytest.raises(ValueError, match="no test split"):
+        _default_test_split(ds(["train", "val"]))

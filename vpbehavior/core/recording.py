@@ -142,11 +142,21 @@ class Recording:
         return self.pose
 
     def subject_boxes(self, margin: float = 0.0) -> np.ndarray | None:
-        """Boxes ``[T, S, 4]``: the given ones, else the keypoints' extent."""
+        """Boxes ``[T, S, 4]`` in the order of ``subjects``: the given ones, else the keypoints' extent.
+
+        Subjects without pose (e.g. a frame-level "all" subject next to pose tracks) get NaN.
+        """
         if self.boxes is not None:
             return self.boxes
         pose = self.keypoints()
-        return None if pose is None else pose.boxes(margin)
+        if pose is None:
+            return None
+        pose_boxes = pose.boxes(margin)
+        boxes = np.full((self.n_frames, len(self.subjects), 4), np.nan, np.float32)
+        for s, name in enumerate(self.subjects):
+            if name in pose.subjects:
+                boxes[:, s] = pose_boxes[:, pose.subjects.index(name)]
+        return boxes
 
     def open_video(self):
         """A frame-accurate reader of the video (`vpbehavior.io.video.VideoReader`)."""

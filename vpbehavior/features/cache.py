@@ -19,6 +19,7 @@ video (absolute path, size, mtime). A cache whose provenance differs is stale.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 from pathlib import Path
@@ -30,9 +31,15 @@ FORMAT_VERSION = 1
 SUFFIX = ".features.h5"
 
 
-def cache_path(cache_dir: str | Path, name: str) -> Path:
-    """Where the features of recording ``name`` live."""
+def cache_path(cache_dir: str | Path, name: str, video: str | Path | None = None) -> Path:
+    """Where the features of recording ``name`` live.
+
+    With a video, a short hash of its resolved path joins the name, so that two
+    recordings with the same name (``day1/m1.mp4``, ``day2/m1.mp4``) never share a file.
+    """
     safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in name)
+    if video is not None:
+        safe += "-" + hashlib.sha1(str(Path(video).resolve()).encode()).hexdigest()[:8]
     return Path(cache_dir) / f"{safe}{SUFFIX}"
 
 

@@ -141,22 +141,21 @@ def weights_hash(model) -> str:
 
 
 def load_encoder(spec: str, device: str = "cpu", seed: int = 0):
-    """An encoder from a config name (random init, ``seed``) or weights (path / released name).
+    """An encoder with weights (path / released name / repo id) or, for ``random:<config>``, random init.
 
-    ``spec`` like ``"tiny"`` or ``"base"`` builds a randomly initialized model; a path to
-    ``.npz`` / ``.safetensors`` / ``.pt`` or a released name (``videoprism_public_v1_base``)
-    loads weights (see `VideoPrism.from_pretrained`). Prefix ``random:`` forces random init.
+    Only the ``random:`` prefix gives random weights (``random:tiny``, seeded by ``seed``);
+    anything else, including ``base``, goes to `VideoPrism.from_pretrained`, so a name that
+    is both a config and a released model never silently yields a random encoder.
     """
-    from vpbehavior.models import VideoPrism, build_model, list_configs
+    from vpbehavior.models import VideoPrism, build_model
 
-    random_init = spec.startswith("random:")
-    name = spec.removeprefix("random:")
-    if random_init or (name in list_configs() and not Path(name).exists()):
+    if spec.startswith("random:"):
+        name = spec.removeprefix("random:")
         model = build_model(name, seed=seed)
         origin = f"random:{name}:seed{seed}"
     else:
-        model = VideoPrism.from_pretrained(name, device=device)
-        origin = str(Path(name).resolve()) if Path(name).exists() else name
+        model = VideoPrism.from_pretrained(spec, device=device)
+        origin = str(Path(spec).resolve()) if Path(spec).exists() else spec
     model.eval().to(device)
     model.origin = origin
     return model
@@ -370,7 +369,7 @@ def extract_recording(
     device = resolve_device(device)
     config = (config or ExtractConfig()).resolved(model)
     identity = identity or encoder_identity(model)
-    path = fcache.cache_path(cache_dir, recording.name)
+    path = fcache.cache_path(cache_dir, recording.name, recording.video)
     reader = recording.open_video()
     n_video = len(reader)
     n_frames = int(recording.n_frames) or n_video

@@ -41,6 +41,9 @@ def pose_from_sleap(labels, n_frames: int | None = None, video=None) -> Pose:
     """
     untracked = len(labels.tracks) == 0
     arr = labels.numpy(video=video, untracked=untracked, return_confidence=True)
+    if not untracked and arr.shape[1] != len(labels.tracks):
+        # sleap-io folds the tracks into one column when no frame holds two instances
+        arr = _per_track_array(labels, video)
     points, scores = arr[..., :2], arr[..., 2]
     if n_frames is not None and points.shape[0] != n_frames:
         if points.shape[0] > n_frames:
@@ -55,8 +58,24 @@ def pose_from_sleap(labels, n_frames: int | None = None, video=None) -> Pose:
     else:
         subjects = [t.name or f"track{i}" for i, t in enumerate(labels.tracks)]
         subjects = _dedupe(subjects)
-    nodes = [n.name for n in labels.skeletons[0].nodes] if labels.skeletons else []
+    nodes = [n.name for n in labels.skeletons[-1].nodes] if labels.skeletons else []  # the one numpy() uses
     return Pose(points, nodes, subjects, scores)
+
+
+def _per_track_array(labels, video=None) -> np.ndarray:
+    """``[T, n_tracks, K, 3]`` (x, y, score) with one column per track; user instances win over predicted."""
+    video = video if video is not None else labels.videos[0]
+    track_index = {id(t): i for i, t in enumerate(labels.tracks)}
+    frames = [lf for lf in labels.labeled_frames if lf.video is video]
+    n_nodes = len(labels.skeletons[-1].nodes)
+    arr = np.full((max((lf.frame_idx for lf in frames), default=-1) + 1, len(labels.tracks), n_nodes, 3), np.nan)
+    for lf in frames:
+        for inst in sorted(lf.instances, key=lambda i: hasattr(i, "score")):  # predicted first, user overwrites
+            if inst.track is None:
+                continue
+            pts = inst.numpy(scores=True) if hasattr(inst, "score") else np.c_[inst.numpy(), np.ones(n_nodes)]
+            arr[lf.frame_idx, track_index[id(inst.track)]] = pts
+    return arr
 
 
 def pose_to_sleap(pose: Pose, video_path: str | Path | None = None, skeleton_name: str = "skeleton"):

@@ -103,13 +103,28 @@ def format_summary(report: dict) -> str:
     return "\n".join(lines)
 
 
+def _default_test_split(dataset) -> str:
+    """The dataset's test split ("test", or what the loader names, e.g. KABR's "val"); "all" when unsplit.
+
+    A dataset that has splits but no test split raises rather than silently scoring training data.
+    """
+    present = {r.split for r in dataset if r.split}
+    named = dataset.metadata.get("test_split")
+    for candidate in (named, "test"):
+        if candidate in present:
+            return candidate
+    if present:
+        raise ValueError(f"{dataset.root}: no test split among {sorted(present)}; pass --split NAME (or --split all)")
+    return "all"
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("data", help="a dataset folder with behavior labels")
     parser.add_argument("--model", required=True, help="classifier file from `vpbehavior train`")
     parser.add_argument("--features", default=None, help="feature cache folder (video feature kinds)")
     parser.add_argument("--out", required=True, help="report folder")
     parser.add_argument("--format", default="auto", help="dataset format (default: detect)")
-    parser.add_argument("--split", default=None, help="split to evaluate (default: 'test' if present, else all)")
+    parser.add_argument("--split", default=None, help="split to evaluate (default: the dataset's test split; all when the data has no splits)")
     parser.add_argument("--iou", type=float, default=0.5, help="IoU for the bout-level F1")
 
 
@@ -122,7 +137,7 @@ def main(args: argparse.Namespace) -> int:
     dataset = load(args.data, format=args.format)
     for failure in dataset.failures:
         print(f"skipped (failed to load): {failure}")
-    split = args.split or ("test" if any(r.split == "test" for r in dataset) else "all")
+    split = args.split or _default_test_split(dataset)
     recordings = [r for r in select_split(dataset.recordings, split) if r.labels is not None]
     if not recordings:
         raise ValueError(f"{args.data}: no labelled recordings to evaluate in split {split!r}")

@@ -55,8 +55,8 @@ def extract_all(recordings, model, identity, config, out, args, progress: bool =
                 rec, model, out, config, batch_size=args.batch_size, device=str(next(model.parameters()).device),
                 prefetch=args.prefetch, overwrite=getattr(args, "overwrite", False), progress=progress, identity=identity,
             ))
-        except (OSError, ValueError) as err:
-            failures.append((rec.name, str(err)))
+        except Exception as err:  # batch work goes on; every failure is reported at the end
+            failures.append((rec.name, str(err) if isinstance(err, (OSError, ValueError)) else f"{type(err).__name__}: {err}"))
     return paths, failures
 
 

@@ -26,13 +26,16 @@ FEATURE_KINDS = ("video", "tokens", "pose", "video+pose")
 
 
 def _video_part(rec: Recording, cache_dir: Path, kind: str) -> tuple[np.ndarray, dict]:
-    path = fcache.cache_path(cache_dir, rec.name)
+    path = fcache.cache_path(cache_dir, rec.name, rec.video)
     need = ("tokens",) if kind == "tokens" else ("frame", "subject")
     feats = fcache.read_features(path, need)
     prov = feats["provenance"]
     n = rec.n_frames
     if prov.get("n_frames") != n:
         raise ValueError(f"{path}: cache covers {prov.get('n_frames')} frames, recording {rec.name!r} has {n}; re-extract")
+    if prov.get("video") != fcache.video_identity(rec.video):
+        raise ValueError(f"{path}: features were extracted from another version of {rec.video} "
+                         "(path, size or modification time differ); re-extract")
     spec = {"encoder": prov["encoder"], "extraction": prov["extraction"]}
     s = len(rec.subjects)
     if kind == "tokens":
