@@ -283,3 +283,19 @@ def test_deeplabcut_h5_prefers_csv_twin_and_never_runs_embedded_code(tmp_path):
     assert "bDLC_resnet50_x.h5" in errors[0] and "df_with_missing/table" in errors[0]
     assert "cDLC_resnet50_x.h5" in errors[1] and "refusing" in errors[1]
     assert not marker.exists()
+
+
+def test_behavior_events_inside_slp_become_labels(tmp_path):
+    from vpbehavior.io.synthetic import SyntheticConfig, generate, write_recording
+
+    config = SyntheticConfig(height=64, width=64, n_frames=60, seed=3)
+    truth = generate(config).labels
+    only_events = tmp_path / "events_only"
+    write_recording(config, only_events, "m1")
+    (only_events / "m1.behavior.json").unlink()  # the bouts now live only in the .slp
+    rec = vpbehavior.load(only_events).recordings[0]
+    assert rec.labels is not None and rec.metadata["label_files"] == []
+    assert rec.labels.with_classes(truth.classes) == truth
+    both = tmp_path / "both"
+    write_recording(config, both, "m1")  # .behavior.json and .slp events agree: merged without conflict
+    assert vpbehavior.load(both).recordings[0].labels.with_classes(truth.classes) == truth

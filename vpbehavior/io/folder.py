@@ -207,7 +207,8 @@ def _dlc_h5_twin(path: Path) -> Path | None:
 
 
 def _pose_for(files: RecordingFiles, n_frames: int):
-    from vpbehavior.io.pose import load_pose_file, pose_from_sleap, read_dlc
+    """(pose, labels from the behavior events inside a .slp file or None)."""
+    from vpbehavior.io.pose import events_to_labels, load_pose_file, pose_from_sleap, read_dlc
 
     # DeepLabCut writes <name>.h5 and often <name>.csv with the same content: one pose file.
     pose_files = [p for p in files.pose if not (p.suffix.lower() == ".h5" and _dlc_h5_twin(p) in files.pose)]
@@ -216,7 +217,7 @@ def _pose_for(files: RecordingFiles, n_frames: int):
                          "keep one per video")
     path = pose_files[0]
     if path.suffix.lower() == ".csv" or (path.suffix.lower() == ".h5" and _is_dlc_h5(path)):
-        return read_dlc(path, n_frames)
+        return read_dlc(path, n_frames), None
     labels = load_pose_file(path)
     video = None
     if len(labels.videos) > 1:
@@ -229,7 +230,17 @@ def _pose_for(files: RecordingFiles, n_frames: int):
         raise ValueError(f"pose file {path} does not match video {files.video}: {err}") from err
     if not pose.subjects:
         raise ValueError(f"{path}: no pose instances could be read from the file (for video {files.video})")
-    return pose
+    events = None
+    if labels.event_types:
+        # bouts stored as sleap-io behavior events; frames outside the events are negatives
+        video_obj = video if video is not None else labels.videos[0]
+        framewise = any(ev.subject is None for ev in labels.events if ev.video is video_obj)
+        try:
+            events = events_to_labels(labels, n_frames, subjects=[*pose.subjects, *([FRAME_LEVEL] if framewise else [])],
+                                      video=video_obj)
+        except ValueError as err:
+            raise ValueError(f"behavior events in {path} do not match video {files.video}: {err}") from err
+    return pose, events
 
 
 def _binary_subject(label: Path, stem: str) -> str:
@@ -245,11 +256,11 @@ def build_recording(files: RecordingFiles, fps: float | None = None) -> Recordin
         raise FileNotFoundError(f"{files.video}: video not found")
     info = probe_video(files.video, fps=fps)
     n_frames, rate = int(info["n_frames"]), info["fps"]
-    pose = _pose_for(files, n_frames) if files.pose else None
+    pose, event_labels = _pose_for(files, n_frames) if files.pose else (None, None)
     subjects = list(pose.subjects) if pose is not None else []
     labels = None
-    if files.labels:
-        parts = []
+    if files.labels or event_labels is not None:
+        parts = [event_labels] if event_labels is not None else []
         for path in files.labels:
             subject = _binary_subject(path, files.stem) if sniff_label_kind(path) == "boris_binary" else FRAME_LEVEL
             try:
