@@ -18,7 +18,7 @@ INSTALL_REQUIRES = [
     "h5py>=3.8",
     "opencv-python-headless>=4.8",
     "av>=12",
-    "scikit-learn>=1.3",
+    "Pillow>=9",
     "sleap-io>=0.9,<0.10",
     "matplotlib>=3.7",
     "tqdm>=4.60",
@@ -31,6 +31,8 @@ EXTRAS_REQUIRE = {
     "napari": ["napari>=0.5", "pyqt6"],
     "dev": [
         "pytest>=7",
+        "scikit-learn>=1.3",  # reference metrics the tests compare against
+        "pandas>=1.5",
         "pytest-qt>=4.2",
         "pytest-xvfb>=3",
         "ruff>=0.4",

@@ -39,6 +39,7 @@ from pathlib import Path
 import numpy as np
 
 from vpbehavior.core import NEGATIVE, POSITIVE, UNANNOTATED, BehaviorLabels, Dataset, LoadFailure, Pose, Recording
+from vpbehavior.io._sidecars import try_load
 from vpbehavior.io.registry import register_format
 
 FORMAT = "chimpact"
@@ -502,10 +503,9 @@ def load_ava_csv(path: str | Path, action_list: str | Path | None = None, proces
         rec_split = split.split("_")[0] if split else None
         if splits is not None and (rec_split or split_of(Path(key).name)) not in splits:
             continue
-        try:
-            recordings.append(_ava_recording(path, key, rows, classes, processed_root, rec_split))
-        except (OSError, ValueError) as err:
-            failures.append(LoadFailure(Path(key), str(err)))
+        rec = try_load(failures, Path(key), _ava_recording, path, key, rows, classes, processed_root, rec_split)
+        if rec is not None:
+            recordings.append(rec)
     return Dataset(recordings, FORMAT, path, failures,
                    metadata={"vocabulary_source": str(action_list) if action_list else "built-in"})
 

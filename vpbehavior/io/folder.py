@@ -32,7 +32,8 @@ import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from vpbehavior.core import Dataset, LoadFailure, Recording
+from vpbehavior.core import Dataset, Recording
+from vpbehavior.io._sidecars import try_load
 from vpbehavior.io.label_formats import (
     FRAME_LEVEL,
     align_subjects,
@@ -308,10 +309,9 @@ def load_folder(path: str | Path, fps: float | None = None) -> Dataset:
         files = pair_files(videos)
     recordings, failures = [], []
     for f in tqdm(files, desc="recordings", disable=len(files) < 10, leave=False):
-        try:
-            recordings.append(build_recording(f, fps))
-        except (OSError, ValueError) as err:
-            failures.append(LoadFailure(f.video, str(err)))
+        rec = try_load(failures, f.video, build_recording, f, fps)
+        if rec is not None:
+            recordings.append(rec)
     return Dataset(recordings, FORMAT, path, failures)
 
 

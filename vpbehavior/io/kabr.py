@@ -29,6 +29,7 @@ from pathlib import Path
 import numpy as np
 
 from vpbehavior.core import NEGATIVE, POSITIVE, UNANNOTATED, BehaviorLabels, Dataset, LoadFailure, Recording
+from vpbehavior.io._sidecars import try_load
 from vpbehavior.io.registry import register_format
 
 FORMAT = "kabr"
@@ -313,11 +314,10 @@ def load_kabr(path: str | Path, fps: float = MINISCENE_FPS, classes_json: str | 
             notes.append(f"{csv_path}: no image folder (dataset/image) found; labels loaded without video")
         listing: dict = {}
         for scene in tqdm(scenes.values(), desc=f"KABR {csv_path.name}", disable=len(scenes) < 50, leave=False):
-            try:
-                recordings.append(_scene_recording(scene, classes, image_root, listing, csv_path,
-                                                   _split_of(csv_path), fps))
-            except (OSError, ValueError) as err:
-                failures.append(LoadFailure(image_root / scene.id if image_root else csv_path, str(err)))
+            rec = try_load(failures, image_root / scene.id if image_root else csv_path, _scene_recording,
+                           scene, classes, image_root, listing, csv_path, _split_of(csv_path), fps)
+            if rec is not None:
+                recordings.append(rec)
     found_splits = {_split_of(c) for c in csvs}
     return Dataset(recordings, FORMAT, root or path, failures,
                    metadata={"classes_json": str(classes_json or _find_classes(csvs[0], root)),

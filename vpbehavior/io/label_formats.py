@@ -227,11 +227,17 @@ def _media_filter(table: _Table, media: str | None) -> list[list[str]]:
     col = table.column("Media file name", "Media file path", "Media file", required=False)
     if col is None or media is None:
         return table.rows
-    names = {Path(table.cell(r, col).split(":")[-1]).stem for r in table.rows} - {"", "NA", "Not found"}
+    def media_stem(row) -> str:  # Windows paths from BORIS on Windows: C:\videos\m1.mp4
+        return Path(table.cell(row, col).replace("\\", "/").split(":")[-1]).stem
+
+    names = {media_stem(r) for r in table.rows} - {"", "NA", "Not found"}
+    stem = Path(media).stem
+    if len(names) == 1 and stem not in names:
+        warnings.warn(f"{table.path}: the export names media file {names.pop()!r}, not {stem!r}; "
+                      "using its events for this video", stacklevel=2)
     if len(names) <= 1:
         return table.rows
-    stem = Path(media).stem
-    rows = [r for r in table.rows if Path(table.cell(r, col).split(":")[-1]).stem == stem]
+    rows = [r for r in table.rows if media_stem(r) == stem]
     if not rows:
         raise ValueError(f"{table.path}: no events for media file {stem!r}; the file names {sorted(names)}")
     return rows
@@ -496,6 +502,8 @@ def read_label_file(
         parse = (_parse_boris_events if kind == "boris_events" else _parse_boris_aggregated)(table, fps, media, n_frames)
         if not parse.bouts and not parse.classes:
             raise ValueError(f"{path}: no events ({parse.skipped} rows skipped as incomplete)")
+        if parse.skipped:
+            warnings.warn(f"{path}: {parse.skipped} incomplete rows skipped (NA time, behavior or status)", stacklevel=2)
         _check_length(path, parse.bouts, parse.n_frames)
         _dedupe_names(path, parse.classes)
         return BehaviorLabels.from_bouts(parse.bouts, parse.n_frames, parse.classes, parse.subjects, annotated=True)
