@@ -27,11 +27,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def _run(argv: list[str]) -> None:
-    from vpbehavior.cli import main as cli_main
+    """Run one pipeline command as the CLI would (pipelines do not import the CLI)."""
+    import importlib
 
     print(f"\n$ vpbehavior {shlex.join(argv)}", flush=True)
-    rc = cli_main(argv)
-    if rc != 0:
+    module = importlib.import_module(f"vpbehavior.pipelines.{argv[0]}")
+    parser = argparse.ArgumentParser(prog=f"vpbehavior {argv[0]}")
+    module.add_arguments(parser)
+    rc = module.main(parser.parse_args(argv[1:]))
+    if rc:
         raise RuntimeError(f"`vpbehavior {shlex.join(argv)}` failed with exit status {rc}")
 
 
