@@ -19,19 +19,18 @@ def _figure(width: float, height: float):
 
 def _save(fig, path: str | Path) -> Path:
     """Save atomically (temp file + rename)."""
-    import os
-    import tempfile
+    from vpbehavior._files import atomic_output
 
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=path.suffix, dir=path.parent)
-    os.close(fd)
-    try:
-        fig.savefig(tmp, bbox_inches="tight")
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    # matplotlib infers the format from the extension: keep it on the temporary name, and
+    # with no extension use matplotlib's default format, as savefig(path) itself would.
+    fmt = None
+    if not path.suffix:
+        import matplotlib
+
+        fmt = matplotlib.rcParams["savefig.format"]
+    with atomic_output(path, suffix=path.suffix or None) as tmp:
+        fig.savefig(tmp, bbox_inches="tight", format=fmt)
     return path
 
 

@@ -234,7 +234,7 @@ def bouts_table(
 
 def write_csv(path: str | Path, rows: Sequence[dict], columns: Sequence[str] | None = None) -> Path:
     """Write dict rows as CSV atomically (temp file + rename)."""
-    from vpbehavior.io.labels_file import atomic_write_text
+    from vpbehavior._files import atomic_write_text
 
     columns = list(columns or (rows[0].keys() if rows else BOUT_COLUMNS))
     buf = io.StringIO()

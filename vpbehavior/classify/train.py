@@ -239,10 +239,9 @@ class BehaviorClassifier:
 
     def save(self, path: str | Path) -> Path:
         """Write one ``.safetensors`` file (weights + JSON metadata) atomically."""
-        import os
-        import tempfile
-
         from safetensors.torch import save_file
+
+        from vpbehavior._files import atomic_output
 
         path = Path(path)
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -250,14 +249,8 @@ class BehaviorClassifier:
         if self.mean is not None:
             tensors["norm.mean"] = torch.from_numpy(self.mean)
             tensors["norm.std"] = torch.from_numpy(self.std)
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-        os.close(fd)
-        try:
-            save_file(tensors, tmp, metadata={"vpbehavior": json.dumps(self.metadata())})
-            os.replace(tmp, path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        with atomic_output(path) as tmp:
+            save_file(tensors, str(tmp), metadata={"vpbehavior": json.dumps(self.metadata())})
         return path
 
     @classmethod

@@ -27,7 +27,6 @@ import hashlib
 import json
 import os
 import re
-import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -35,6 +34,7 @@ from typing import Any
 
 import numpy as np
 
+from vpbehavior._files import atomic_output
 from vpbehavior.core import BehaviorLabels, Dataset, LoadFailure, Pose, Recording
 from vpbehavior.io._sidecars import check_video_mode, index_videos, probe_attached_video, try_load
 from vpbehavior.io.registry import register_format
@@ -399,15 +399,8 @@ def _write_cache(cache_file: Path, key: dict, sequences: list[CalMS21Sequence]) 
         if seq.annotations is not None:
             arrays[f"{i}_annotations"] = seq.annotations
     arrays["index"] = np.array(json.dumps(index))
-    cache_file.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{cache_file.name}.", suffix=".tmp", dir=cache_file.parent)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            np.savez(fh, **arrays)
-        os.replace(tmp, cache_file)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with atomic_output(cache_file) as tmp, open(tmp, "wb") as fh:
+        np.savez(fh, **arrays)
 
 
 def read_calms21_file(

@@ -13,12 +13,11 @@ Frames outside bouts are negatives unless listed under "unannotated".
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from pathlib import Path
 
 import numpy as np
 
+from vpbehavior._files import atomic_write_text  # re-exported: importers used to find it here
 from vpbehavior.core import UNANNOTATED, BehaviorLabels, Bout
 
 FORMAT_NAME = "vpbehavior.behavior"
@@ -82,16 +81,3 @@ def load_labels(path: str | Path) -> BehaviorLabels:
     except json.JSONDecodeError as err:
         raise ValueError(f"{path}: invalid JSON at line {err.lineno} column {err.colno} ({err.msg})") from err
     return labels_from_dict(obj, str(path))
-
-
-def atomic_write_text(path: Path, text: str) -> None:
-    """Write text to ``path`` through a temporary file in the same folder, then rename."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w") as fh:
-            fh.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise

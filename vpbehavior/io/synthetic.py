@@ -53,8 +53,6 @@ of such recordings, the layout the experiment-folder loader reads.
 from __future__ import annotations
 
 import math
-import os
-import tempfile
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
@@ -62,6 +60,7 @@ from statistics import NormalDist
 
 import numpy as np
 
+from vpbehavior._files import atomic_output
 from vpbehavior.core import BehaviorLabels, Bout, Pose, Recording
 
 KEYPOINTS: tuple[str, ...] = ("head", "neck", "thorax", "tail_base", "tail_tip")
@@ -867,14 +866,8 @@ def write_recording(
     save_labels(rec.labels, out_dir / f"{name}{SUFFIX}")
     slp = pose_to_sleap(rec.pose, video_path=video_path.resolve())
     labels_to_events(rec.labels, slp)
-    fd, tmp = tempfile.mkstemp(prefix=f".{name}.", suffix=".slp", dir=out_dir)
-    os.close(fd)
-    try:
-        sio.save_slp(slp, tmp, verbose=False)
-        os.replace(tmp, out_dir / f"{name}.slp")
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with atomic_output(out_dir / f"{name}.slp", suffix=".slp") as tmp:
+        sio.save_slp(slp, str(tmp), verbose=False)
     return video_path
 
 

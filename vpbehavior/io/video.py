@@ -37,7 +37,6 @@ from __future__ import annotations
 import hashlib
 import os
 import re
-import tempfile
 import threading
 import warnings
 from collections import OrderedDict
@@ -48,6 +47,8 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+from vpbehavior._files import atomic_output
 
 __all__ = [
     "DEFAULT_IMAGE_FOLDER_FPS",
@@ -420,26 +421,25 @@ class FrameIndex:
         return int(np.searchsorted(self.keyframes, i, side="right")) - 1
 
     def save(self, path: Path) -> None:
-        tmp = path.with_name(path.name + f".tmp{os.getpid()}.npz")
-        np.savez(
-            tmp,
-            pts=self.pts,
-            keyframes=self.keyframes,
-            seek_ts=self.seek_ts,
-            meta=np.array(
-                [
-                    _INDEX_VERSION,
-                    self.time_base[0],
-                    self.time_base[1],
-                    self.last_duration,
-                    int(self.exact),
-                    int(self.truncated),
-                    self.metadata_frames,
-                ],
-                dtype=np.int64,
-            ),
-        )
-        os.replace(tmp, path)
+        with atomic_output(path) as tmp, open(tmp, "wb") as fh:
+            np.savez(
+                fh,
+                pts=self.pts,
+                keyframes=self.keyframes,
+                seek_ts=self.seek_ts,
+                meta=np.array(
+                    [
+                        _INDEX_VERSION,
+                        self.time_base[0],
+                        self.time_base[1],
+                        self.last_duration,
+                        int(self.exact),
+                        int(self.truncated),
+                        self.metadata_frames,
+                    ],
+                    dtype=np.int64,
+                ),
+            )
 
     @classmethod
     def load(cls, path: Path) -> FrameIndex | None:
@@ -1199,21 +1199,14 @@ def write_video(
         except Exception:
             warnings.warn(f"{path}: libx264 not available; writing MPEG-4 Part 2 (mp4v) instead", stacklevel=2)
             codec = "mp4v"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=path.suffix or ".mp4", dir=path.parent)
-    os.close(fd)
-    tmp = Path(tmp_name)
-    try:
+    # PyAV / OpenCV pick the container from the extension: keep it on the temporary name.
+    with atomic_output(path, suffix=path.suffix or ".mp4") as tmp:
         if codec == "h264":
             n = _write_pyav(tmp, path, frames, fps, crf, preset, gop_size, bframes)
         else:
             n = _write_cv2(tmp, path, frames, fps)
         if n == 0:
             raise VideoError(f"{path}: no frames to write")
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
     return path
 
 

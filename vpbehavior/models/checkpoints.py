@@ -286,18 +286,18 @@ def save_checkpoint(state_dict: Mapping[str, torch.Tensor], config: VideoPrismCo
     The file is written to a temporary name first and renamed, so an interrupted save
     never leaves a truncated checkpoint behind.
     """
+    from vpbehavior._files import atomic_output
+
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
     tensors = {k: v.detach().to("cpu").contiguous() for k, v in state_dict.items()}
     cfg_json = json.dumps(config.to_dict())
-    if path.suffix in (".pt", ".pth"):
-        torch.save({"config": cfg_json, "state_dict": tensors}, tmp)
-    else:
-        from safetensors.torch import save_file
+    with atomic_output(path) as tmp:
+        if path.suffix in (".pt", ".pth"):
+            torch.save({"config": cfg_json, "state_dict": tensors}, tmp)
+        else:
+            from safetensors.torch import save_file
 
-        save_file(tensors, str(tmp), metadata={"format": "pt", FORMAT_KEY: cfg_json})
-    os.replace(tmp, path)
+            save_file(tensors, str(tmp), metadata={"format": "pt", FORMAT_KEY: cfg_json})
     return path
 
 

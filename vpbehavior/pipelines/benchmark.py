@@ -130,7 +130,7 @@ def results_table(proto: Protocol, ours: float, encoder: str) -> str:
 
 
 def main(args: argparse.Namespace) -> int:
-    from vpbehavior.io.labels_file import atomic_write_text
+    from vpbehavior._files import atomic_write_text
     from vpbehavior.pipelines.sequences import select_split
 
     from .evaluate import evaluate_scored, score_recordings, write_report

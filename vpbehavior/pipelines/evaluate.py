@@ -62,8 +62,8 @@ def write_report(clf, scored: list[dict], report: dict, out: str | Path) -> dict
     """report.json, per_class.csv, bouts.csv, pr_curves.png, ethogram.png in ``out``."""
     import numpy as np
 
+    from vpbehavior._files import atomic_write_text
     from vpbehavior.classify.postprocess import bouts_table, write_csv
-    from vpbehavior.io.labels_file import atomic_write_text
     from vpbehavior.plots import plot_ethogram, plot_pr_curves
 
     out = Path(out)
