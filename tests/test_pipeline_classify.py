@@ -120,3 +120,22 @@ def test_default_evaluation_split_never_falls_back_to_training_data(tmp_path):
     assert _default_test_split(ds([None, None])) == "all"
     with pytest.raises(ValueError, match="no test split"):
         _default_test_split(ds(["train", "val"]))
+
+
+def test_frame_level_features_collapse_subjects_into_one_row():
+    from vpbehavior.core import BehaviorLabels, Recording
+    from vpbehavior.pipelines.sequences import subject_rows
+
+    values = np.array([[[1, 0], [0, 1]],     # fly1 lunges, fly2 shows background
+                       [[0, 1], [0, 1]],     # both background
+                       [[0, 1], [-1, -1]],   # fly2 not annotated
+                       [[0, 0], [1, 0]]], np.int8)
+    labels = BehaviorLabels(values, ["lunge", "other"], ["fly1", "fly2"], background="other")
+    rec = Recording("r", n_frames=4, subjects=["fly1", "fly2"], labels=labels)
+    feats = np.random.default_rng(0).random((4, 2, 3)).astype(np.float32)
+    rows = subject_rows(rec, feats, values, {"kind": "video", "per_subject": False}, background_index=1)
+    assert len(rows) == 1 and rows[0][0] == "all"
+    assert rows[0][2].tolist() == [[1, 0], [0, 1], [-1, -1], [1, 0]]
+    per_subject = subject_rows(rec, feats, values, {"kind": "video", "per_subject": True})
+    assert [r[0] for r in per_subject] == ["fly1", "fly2"]
+    np.testing.assert_array_equal(per_subject[1][2], values[:, 1])

@@ -16,7 +16,7 @@ def score_recordings(clf, recordings, cache_dir=None, progress: bool = True) -> 
     from tqdm.auto import tqdm
 
     from vpbehavior.features.pose_features import PoseFeatureConfig
-    from vpbehavior.pipelines.sequences import recording_features, same_features, targets_for
+    from vpbehavior.pipelines.sequences import recording_features, same_features, subject_rows, targets_for
 
     spec = clf.feature_spec
     pose_config = PoseFeatureConfig.from_dict(spec["pose"]) if "pose" in spec else None
@@ -30,10 +30,11 @@ def score_recordings(clf, recordings, cache_dir=None, progress: bool = True) -> 
                 "extract them with the same encoder and options"
             )
         targets = targets_for(rec, clf.classes, clf.single_label, clf.background)
-        for j, subject in enumerate(rec.subjects):
-            scores, calls = clf.predict(feats[:, j])
+        bg = clf.classes.index(clf.background) if clf.background in clf.classes else None
+        for subject, x, y in subject_rows(rec, feats, targets, rec_spec, bg):
+            scores, calls = clf.predict(x)
             out.append({"recording": rec.name, "subject": subject, "fps": rec.fps,
-                        "scores": scores, "calls": calls, "targets": targets[:, j]})
+                        "scores": scores, "calls": calls, "targets": y})
     return out
 
 

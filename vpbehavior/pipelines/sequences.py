@@ -123,6 +123,32 @@ def targets_for(rec: Recording, classes: Sequence[str], single_label: bool, back
     return out
 
 
+def subject_rows(rec: Recording, feats: np.ndarray, targets: np.ndarray | None, spec: dict,
+                 background_index: int | None = None):
+    """``(subject, features [T, ...], targets [T, C] or None)`` per row the classifier sees.
+
+    Per-subject features give one row per subject. Frame-level features (whole-frame
+    embeddings or token grids) are the same for every subject, so several subjects collapse
+    into one "all" row whose target is positive where any subject is, negative where every
+    subject is annotated negative, and not annotated otherwise; the background class (at
+    ``background_index``) is positive only where every subject is annotated background.
+    """
+    frame_level = spec.get("kind") == "tokens" or (spec.get("kind") == "video" and not spec.get("per_subject"))
+    if not frame_level or len(rec.subjects) == 1:
+        return [(subject, feats[:, j], None if targets is None else targets[:, j])
+                for j, subject in enumerate(rec.subjects)]
+    merged = None
+    if targets is not None:
+        any_positive = (targets == 1).any(axis=1)
+        all_annotated = (targets != -1).all(axis=1)
+        merged = np.where(any_positive, 1, np.where(all_annotated, 0, -1)).astype(np.int8)
+        if background_index is not None:  # background: only where every subject is annotated background
+            foreground = (np.delete(merged, background_index, axis=1) == 1).any(axis=1)
+            all_background = (targets[:, :, background_index] == 1).all(axis=1)
+            merged[:, background_index] = np.where(foreground, 0, np.where(all_background, 1, -1))
+    return [("all", feats[:, 0], merged)]
+
+
 def build_sequences(
     recordings: Sequence[Recording],
     kind: str,
@@ -142,10 +168,9 @@ def build_sequences(
         elif not same_features(spec, rec_spec):
             raise ValueError(f"recording {rec.name!r}: its features were made differently from the others ({rec_spec} vs {spec})")
         targets = targets_for(rec, classes, single_label, background) if with_targets else None
-        for j, subject in enumerate(rec.subjects):
-            sequences.append(
-                FeatureSequence(feats[:, j], None if targets is None else targets[:, j], rec.name, subject, rec.fps)
-            )
+        bg = list(classes).index(background) if background in classes else None
+        for subject, x, y in subject_rows(rec, feats, targets, rec_spec, bg):
+            sequences.append(FeatureSequence(x, y, rec.name, subject, rec.fps))
     if spec is None:
         raise ValueError("no recordings")
     return sequences, spec
