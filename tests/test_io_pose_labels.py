@@ -129,3 +129,15 @@ def test_fragmented_tracks_keep_one_column_per_track():
     assert pose.subjects == ("track_0", "track_1")
     assert np.array_equal(pose.points[:3, 0, 0, 0], [0, 1, 2]) and np.isnan(pose.points[3:, 0]).all()
     assert np.array_equal(pose.points[3:6, 1, 0, 0], [3, 4, 5]) and np.isnan(pose.points[:3, 1]).all()
+
+
+def test_behavior_file_structural_errors_name_the_file(tmp_path):
+    path = tmp_path / "s.behavior.json"
+    path.write_text("[1, 2]")
+    with pytest.raises(ValueError, match="s.behavior.json.*not a vpbehavior behavior file"):
+        load_labels(path)
+    obj = {"format": "vpbehavior.behavior", "version": 1, "n_frames": 4, "classes": ["a"], "subjects": ["m"],
+           "background": None, "bouts": [], "unannotated": [[0, 2, "ghost"]]}
+    path.write_text(json.dumps(obj))
+    with pytest.raises(ValueError, match="s.behavior.json.*ghost"):
+        load_labels(path)

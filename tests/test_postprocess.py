@@ -86,3 +86,30 @@ def test_bouts_table_csv(tmp_path):
     path = P.write_csv(tmp_path / "bouts.csv", rows)
     read = list(csv.DictReader(path.open()))
     assert read[0]["behavior"] == "walk" and int(read[0]["n_frames"]) == 3
+
+
+def _absorb_reference(ids, min_bout):
+    """The obvious algorithm: repeatedly give the shortest short run its longer neighbor's id."""
+    ids = np.asarray(ids, np.int64).copy()
+    while True:
+        edges = np.flatnonzero(np.diff(ids)) + 1
+        starts, stops = np.r_[0, edges], np.r_[edges, ids.size]
+        lengths = stops - starts
+        short = np.flatnonzero(lengths < min_bout)
+        if short.size == 0 or lengths.size == 1:
+            return ids
+        k = short[np.argmin(lengths[short])]
+        left = lengths[k - 1] if k > 0 else -1
+        right = lengths[k + 1] if k + 1 < lengths.size else -1
+        ids[starts[k]:stops[k]] = ids[starts[k - 1] if left >= right else starts[k + 1]]
+
+
+def test_absorb_short_runs_matches_the_reference_algorithm():
+    from vpbehavior.classify.postprocess import absorb_short_runs
+
+    rng = np.random.default_rng(1)
+    for _ in range(500):
+        n = int(rng.integers(1, 40))
+        ids = np.repeat(rng.integers(0, 4, n), rng.integers(1, 5, n))
+        for min_bout in (2, 3, 6):
+            np.testing.assert_array_equal(absorb_short_runs(ids, min_bout), _absorb_reference(ids, min_bout))

@@ -20,7 +20,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from vpbehavior.core.labels import _runs
+from vpbehavior.core.labels import runs
 
 
 # ------------------------------------------------------------------ helpers
@@ -227,8 +227,8 @@ def segmental_counts(y: np.ndarray, predicted: np.ndarray, iou: float = 0.5) -> 
     annotated = y >= 0
     out = {k: np.zeros(y.shape[1]) for k in ("tp", "fp", "fn")}
     for j in range(y.shape[1]):
-        true_runs = _runs(y[:, j] == 1)
-        pred_runs = _runs(predicted[:, j] & annotated[:, j])
+        true_runs = runs(y[:, j] == 1)
+        pred_runs = runs(predicted[:, j] & annotated[:, j])
         tp = _match_count(true_runs, pred_runs, iou)
         out["tp"][j] += tp
         out["fp"][j] += len(pred_runs) - tp

@@ -9,6 +9,7 @@ smooth scores (median filter over time) -> threshold / arg-max -> majority filte
 from __future__ import annotations
 
 import csv
+import heapq
 import io
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
@@ -16,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from vpbehavior.core.labels import _runs
+from vpbehavior.core.labels import runs
 
 from .metrics import precision_recall_curve
 
@@ -80,7 +81,7 @@ def merge_gaps(mask: np.ndarray, max_gap: int) -> np.ndarray:
     squeeze = mask.ndim == 1
     m = mask[:, None] if squeeze else mask
     for j in range(m.shape[1]):
-        for start, stop in _runs(~m[:, j]):
+        for start, stop in runs(~m[:, j]):
             if start > 0 and stop < m.shape[0] and stop - start <= max_gap:
                 m[start:stop, j] = True
     return m[:, 0] if squeeze else m
@@ -94,29 +95,57 @@ def remove_short_bouts(mask: np.ndarray, min_bout: int) -> np.ndarray:
     squeeze = mask.ndim == 1
     m = mask[:, None] if squeeze else mask
     for j in range(m.shape[1]):
-        for start, stop in _runs(m[:, j]):
+        for start, stop in runs(m[:, j]):
             if stop - start < min_bout:
                 m[start:stop, j] = False
     return m[:, 0] if squeeze else m
 
 
 def absorb_short_runs(ids: np.ndarray, min_bout: int) -> np.ndarray:
-    """Single-label: runs of one id shorter than ``min_bout`` take the longer neighbor's id."""
+    """Single-label: runs of one id shorter than ``min_bout`` take the longer neighbor's id.
+
+    The shortest short run goes first (ties: the earliest); equal neighbors then merge.
+    One pass over the runs with a heap: O(R log R) for R runs.
+    """
     ids = np.asarray(ids, dtype=np.int64).copy()
     if min_bout <= 1 or ids.size == 0:
         return ids
-    for _ in range(ids.size):  # converges in a few passes
-        edges = np.flatnonzero(np.diff(ids)) + 1
-        starts, stops = np.r_[0, edges], np.r_[edges, ids.size]
-        lengths = stops - starts
-        short = np.flatnonzero(lengths < min_bout)
-        if short.size == 0 or lengths.size == 1:
-            break
-        k = short[np.argmin(lengths[short])]
-        left = lengths[k - 1] if k > 0 else -1
-        right = lengths[k + 1] if k + 1 < lengths.size else -1
-        neighbor = k - 1 if left >= right else k + 1
-        ids[starts[k] : stops[k]] = ids[starts[neighbor]]
+    edges = np.flatnonzero(np.diff(ids)) + 1
+    start = np.r_[0, edges].tolist()
+    length = (np.r_[edges, ids.size] - np.r_[0, edges]).tolist()
+    value = ids[np.r_[0, edges]].tolist()
+    n = len(start)
+    prev, nxt = list(range(-1, n - 1)), [*range(1, n), -1]
+    alive, n_alive = [True] * n, n
+    heap = [(length[k], start[k], k) for k in range(n) if length[k] < min_bout]
+    heapq.heapify(heap)
+    while heap and n_alive > 1:
+        size, _, k = heapq.heappop(heap)
+        if not alive[k] or length[k] != size:
+            continue  # stale entry
+        left, right = prev[k], nxt[k]
+        left_len = length[left] if left >= 0 else -1
+        right_len = length[right] if right >= 0 else -1
+        value[k] = value[left] if left_len >= right_len else value[right]
+        first = left if left >= 0 and value[left] == value[k] else k
+        last = right if right >= 0 and value[right] == value[k] else k
+        j = nxt[first]
+        while first != last:  # fold first..last into `first`
+            length[first] += length[j]
+            alive[j] = False
+            n_alive -= 1
+            nxt[first] = nxt[j]
+            if nxt[j] >= 0:
+                prev[nxt[j]] = first
+            if j == last:
+                break
+            j = nxt[first]
+        value[first] = value[k]
+        if length[first] < min_bout:
+            heapq.heappush(heap, (length[first], start[first], first))
+    for k in range(n):
+        if alive[k]:
+            ids[start[k] : start[k] + length[k]] = value[k]
     return ids
 
 
@@ -213,7 +242,7 @@ def bouts_table(
     for j, name in enumerate(classes):
         if name == background:
             continue
-        for start, stop in _runs(calls[:, j]):
+        for start, stop in runs(calls[:, j]):
             seg = scores[start:stop, j] if scores is not None else None
             rows.append(
                 {

@@ -41,7 +41,7 @@ class Bout:
         return self.stop - self.start
 
 
-def _runs(mask: np.ndarray) -> list[tuple[int, int]]:
+def runs(mask: np.ndarray) -> list[tuple[int, int]]:
     """``[start, stop)`` runs of True in a 1-D boolean array."""
     padded = np.concatenate([[False], np.asarray(mask, bool), [False]])
     edges = np.flatnonzero(padded[1:] != padded[:-1])
@@ -218,7 +218,7 @@ class BehaviorLabels:
         bouts = []
         for s, subject in enumerate(self.subjects):
             for c, behavior in enumerate(self.classes):
-                for start, stop in _runs(self.values[:, s, c] == POSITIVE):
+                for start, stop in runs(self.values[:, s, c] == POSITIVE):
                     bouts.append(Bout(start, stop, subject, behavior))
         return sorted(bouts, key=lambda b: (b.start, self.subjects.index(b.subject), self.classes.index(b.behavior)))
 
@@ -226,7 +226,7 @@ class BehaviorLabels:
         """``(start, stop, subject)`` runs where every class of that subject is annotated."""
         out = []
         for s, subject in enumerate(self.subjects):
-            for start, stop in _runs(self.annotated[:, s, :].all(axis=1)):
+            for start, stop in runs(self.annotated[:, s, :].all(axis=1)):
                 out.append((start, stop, subject))
         return out
 

@@ -15,10 +15,9 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import numpy as np
-
 from vpbehavior._files import atomic_write_text  # re-exported: importers used to find it here
 from vpbehavior.core import UNANNOTATED, BehaviorLabels, Bout
+from vpbehavior.core.labels import runs
 
 FORMAT_NAME = "vpbehavior.behavior"
 SUFFIX = ".behavior.json"
@@ -30,11 +29,7 @@ def labels_to_dict(labels: BehaviorLabels) -> dict:
     partially = (labels.annotated.any(axis=2) & ~mask).any()
     if partially:
         raise ValueError("labels with classes annotated separately per frame cannot be stored in a behavior file")
-    unannotated = []
-    for s, subject in enumerate(labels.subjects):
-        padded = np.concatenate([[False], ~mask[:, s], [False]])
-        edges = np.flatnonzero(padded[1:] != padded[:-1])
-        unannotated += [[int(a), int(b), subject] for a, b in zip(edges[::2], edges[1::2])]
+    unannotated = [[a, b, subject] for s, subject in enumerate(labels.subjects) for a, b in runs(~mask[:, s])]
     return {
         "format": FORMAT_NAME,
         "version": 1,
@@ -49,8 +44,8 @@ def labels_to_dict(labels: BehaviorLabels) -> dict:
 
 def labels_from_dict(obj: dict, source: str = "<dict>") -> BehaviorLabels:
     """Inverse of `labels_to_dict`; errors name ``source`` and the field."""
-    if obj.get("format") != FORMAT_NAME:
-        raise ValueError(f"{source}: not a vpbehavior behavior file (format={obj.get('format')!r})")
+    if not isinstance(obj, dict) or obj.get("format") != FORMAT_NAME:
+        raise ValueError(f"{source}: not a vpbehavior behavior file (format={obj.get('format') if isinstance(obj, dict) else type(obj).__name__!r})")
     try:
         n_frames = int(obj["n_frames"])
         classes, subjects = obj["classes"], obj["subjects"]
@@ -62,6 +57,8 @@ def labels_from_dict(obj: dict, source: str = "<dict>") -> BehaviorLabels:
     except ValueError as err:
         raise ValueError(f"{source}: {err}") from err
     for start, stop, subject in obj.get("unannotated", []):
+        if subject not in labels.subjects:
+            raise ValueError(f"{source}: 'unannotated' names subject {subject!r}, not among {list(labels.subjects)}")
         labels.values[int(start) : int(stop), labels.subjects.index(subject)] = UNANNOTATED
     return labels
 
