@@ -75,6 +75,10 @@ VIDEO_SUFFIXES = (".mp4", ".m4v", ".mov", ".avi", ".mkv", ".webm", ".mpg", ".mpe
 
 #: Environment variable naming a folder where frame indices of video files are persisted.
 INDEX_CACHE_ENV = "VPBEHAVIOR_INDEX_CACHE"
+# Frame indexes built in this process, by (resolved path, size, mtime): loading a dataset and
+# then extracting its features opens every video twice; the second open reuses the index.
+_INDEX_MEMO: dict[tuple[str, int, int], FrameIndex] = {}
+_INDEX_MEMO_SIZE = 256
 
 _INDEX_VERSION = 1
 _HEAD_CHECK_FRAMES = 32  # decoded at open to check that timestamps agree with the index
@@ -553,15 +557,22 @@ class PyAVReader(VideoReader):
         return Path(index_dir) / f"{self.path.stem}-{digest}.npz"
 
     def _load_or_build_index(self, container, stream, index_dir) -> FrameIndex:
+        """The frame index: from this process's memo, the on-disk cache, or built by demuxing."""
+        st = self.path.stat()
+        memo_key = (str(self.path.resolve()), st.st_size, st.st_mtime_ns)
         cache_file = self._index_cache_file(index_dir) if index_dir else None
-        if cache_file is not None and cache_file.exists():
+        index = _INDEX_MEMO.get(memo_key)
+        if index is None and cache_file is not None and cache_file.exists():
             index = FrameIndex.load(cache_file)
-            if index is not None:
-                if index.truncated:
-                    warnings.warn(_truncation_message(self.path, index), VideoTruncatedWarning, stacklevel=4)
-                return index
-        index = self._build_index(container, stream)
-        if cache_file is not None:
+        if index is not None:
+            if index.truncated:
+                warnings.warn(_truncation_message(self.path, index), VideoTruncatedWarning, stacklevel=4)
+        else:
+            index = self._build_index(container, stream)
+        _INDEX_MEMO[memo_key] = index
+        while len(_INDEX_MEMO) > _INDEX_MEMO_SIZE:
+            _INDEX_MEMO.pop(next(iter(_INDEX_MEMO)))
+        if cache_file is not None and not cache_file.exists():
             try:
                 cache_file.parent.mkdir(parents=True, exist_ok=True)
                 index.save(cache_file)
