@@ -73,7 +73,7 @@ def _is_frame_folder(path: Path) -> bool:
     return has_image
 
 
-def find_videos(root: Path) -> list[Path]:
+def find_videos(root: Path, recursive: bool = True) -> list[Path]:
     """Video files and frame folders under ``root`` (hidden entries skipped), sorted."""
     out: list[Path] = []
     stack = [root]
@@ -87,7 +87,7 @@ def find_videos(root: Path) -> list[Path]:
             elif child.is_dir():
                 if _is_frame_folder(child):
                     out.append(child)
-                else:
+                elif recursive:
                     stack.append(child)
     return sorted(out)
 
@@ -300,7 +300,8 @@ def load_folder(path: str | Path, fps: float | None = None) -> Dataset:
         raise FileNotFoundError(f"{path}: no such file or folder")
     if path.is_file() or _is_frame_folder(path):
         videos = [path]
-        siblings = pair_files([path] + [v for v in find_videos(path.parent) if v != path and v.parent == path.parent])
+        # the other videos of the folder take part in pairing (longest stem wins), subfolders do not
+        siblings = pair_files([path] + [v for v in find_videos(path.parent, recursive=False) if v != path])
         files = [f for f in siblings if f.video == path]
     else:
         videos = find_videos(path)
