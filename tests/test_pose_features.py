@@ -92,3 +92,17 @@ def test_many_keypoints_do_not_build_all_pairs():
     feats, names = pose_features(pose, config=PoseFeatureConfig(windows=(), max_pairs=45))
     assert not any(n.startswith("dist_k0_k1") for n in names)
     assert feats.shape[-1] < 40 * 39 / 2
+
+
+def test_frame_level_subject_beside_pose_tracks_gets_mean_features():
+    from vpbehavior.core import Pose, Recording
+    from vpbehavior.features.pose_features import recording_pose_features
+
+    rng = np.random.default_rng(0)
+    pose = Pose(rng.uniform(0, 50, (40, 2, 3, 2)), ["head", "thorax", "tail"], ["t1", "t2"])
+    rec = Recording("r", n_frames=40, fps=30.0, subjects=["t1", "t2", "all"], pose=pose)
+    feats = recording_pose_features(rec)
+    own = recording_pose_features(Recording("r", n_frames=40, fps=30.0, subjects=["t1", "t2"], pose=pose))
+    assert feats.shape[:2] == (40, 3)
+    np.testing.assert_allclose(feats[:, :2], own)
+    np.testing.assert_allclose(feats[:, 2], np.nanmean(own, axis=1))

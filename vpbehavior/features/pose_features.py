@@ -231,7 +231,8 @@ def recording_pose_features(
 
     When the labels are per subject and the pose has the same subjects, each subject gets
     its own features; when labels are frame-level (one subject, e.g. "all"), the features
-    of all pose subjects are concatenated.
+    of all pose subjects are concatenated; a frame-level subject beside pose subjects gets
+    the mean of the pose subjects' features.
     """
     pose = recording.keypoints()
     if pose is None:
@@ -242,8 +243,14 @@ def recording_pose_features(
         return feats
     if len(subjects) == 1:
         return feats.reshape(feats.shape[0], 1, -1)
-    if set(subjects) <= set(pose.subjects):
-        return feats[:, [list(pose.subjects).index(s) for s in subjects]]
-    raise ValueError(
-        f"recording {recording.name!r}: label subjects {list(subjects)} do not match pose tracks {list(pose.subjects)}"
-    )
+    known = [s for s in subjects if s in pose.subjects]
+    if not known and len(subjects) > 1:
+        raise ValueError(
+            f"recording {recording.name!r}: label subjects {list(subjects)} do not match pose tracks {list(pose.subjects)}"
+        )
+    # subjects with a pose track get their own features; a frame-level subject next to them
+    # (e.g. BORIS "No focal subject" labels beside SLEAP tracks) gets the mean over all tracks
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # frames where no track has features
+        mean = np.nanmean(feats, axis=1)
+    return np.stack([feats[:, list(pose.subjects).index(s)] if s in pose.subjects else mean for s in subjects], 1)
