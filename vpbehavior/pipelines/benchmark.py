@@ -110,6 +110,16 @@ def check_data(proto: Protocol, data: Path):
     if no_video:
         problems.append(f"{len(no_video)} of {len(labelled)} labelled recordings have no video (e.g. {no_video[:3]}); "
                         "VideoPrism features need the videos next to the annotations")
+    if proto.dataset == "flyvsfly" and labelled and not any(r.split for r in labelled):
+        # the release has no split files: make the Task Programming style video-level split
+        from vpbehavior.io.flyvsfly import assign_video_splits
+
+        try:
+            for name, split in assign_video_splits(labelled).items():
+                dataset[name].split = split
+            print(f"assigned a video-level train/val/test split to {len(labelled)} movies (seed 0)")
+        except ValueError as err:
+            problems.append(f"could not assign a video-level split: {err}")
     splits = {r.split for r in labelled}
     for needed in ("train", proto.test_split):
         if needed not in splits:
