@@ -26,7 +26,7 @@ def experiment(tmp_path_factory):
     make_experiment(root / "train", n_videos=8, seed=1, **SYNTH)
     make_experiment(root / "test", n_videos=3, seed=2, **SYNTH)
     for split in ("train", "test"):
-        rc = main(["extract", str(root / split), "--out", str(root / "features"), "--model", "tiny", "--size", "48",
+        rc = main(["extract", str(root / split), "--out", str(root / "features"), "--model", "tiny", "--size", "96",
                    "--token-grid", "2", "--batch-size", "16", "--device", "cpu"])
         assert rc == 0
     return root
@@ -87,7 +87,7 @@ def test_video_path_beats_shuffled_labels(experiment):
 def test_scoring_refuses_other_features(experiment, tmp_path):
     # features from another encoder must not be scored with this classifier
     rc = main(["extract", str(experiment / "test"), "--out", str(tmp_path / "other"), "--model", "tiny", "--seed", "3",
-               "--size", "48", "--token-grid", "2", "--device", "cpu"])
+               "--size", "96", "--token-grid", "2", "--device", "cpu"])
     assert rc == 0
     model = experiment / "video.safetensors"
     if not model.exists():

@@ -52,7 +52,7 @@ def main(args: argparse.Namespace) -> int:
     _run(["inspect", str(data / "train")])
     encoder = ["--weights", args.weights] if args.weights else ["--model", args.model, "--seed", str(args.seed)]
     for split in ("train", "test"):
-        _run(["extract", str(data / split), "--out", str(features), *encoder, "--size", "48" if not args.weights else "0",
+        _run(["extract", str(data / split), "--out", str(features), *encoder, "--size", str(args.size) if not args.weights else "0",
               "--token-grid", "2", "--batch-size", "8"])
     results = {}
     for kind in ("pose", "video"):
