@@ -41,6 +41,12 @@ def patchify(frames: torch.Tensor, patch: int) -> torch.Tensor:
     return x.reshape(bt, gh * gw, patch * patch * c)
 
 
+def vision_transformer(config: VideoPrismConfig, num_layers: int, attention_impl: str) -> Transformer:
+    """A stack of the vision tower's pre-LN GELU blocks (spatial, temporal and LvT auxiliary)."""
+    c = config
+    return Transformer(num_layers, c.model_dim, c.num_heads, c.mlp_dim, c.atten_logit_cap, "gelu", attention_impl)
+
+
 class FactorizedEncoder(nn.Module):
     """VideoPrism vision tower (official ``FactorizedEncoder``).
 
@@ -59,26 +65,10 @@ class FactorizedEncoder(nn.Module):
         t0, h0, w0 = c.pos_emb_shape
         self.patch_projection = DenseAct(c.patch_size * c.patch_size * 3, c.model_dim)
         self.spatial_pos_emb = PositionEmbedding((h0, w0), c.model_dim)
-        self.spatial_encoder = Transformer(
-            c.num_spatial_layers,
-            c.model_dim,
-            c.num_heads,
-            c.mlp_dim,
-            c.atten_logit_cap,
-            "gelu",
-            impl,
-        )
+        self.spatial_encoder = vision_transformer(c, c.num_spatial_layers, impl)
         self.spatial_ln = layer_norm(c.model_dim)
         self.temporal_pos_emb = PositionEmbedding((t0,), c.model_dim)
-        self.temporal_encoder = Transformer(
-            c.num_temporal_layers,
-            c.model_dim,
-            c.num_heads,
-            c.mlp_dim,
-            c.atten_logit_cap,
-            "gelu",
-            impl,
-        )
+        self.temporal_encoder = vision_transformer(c, c.num_temporal_layers, impl)
         self.temporal_ln = layer_norm(c.model_dim)
 
     def grid_size(self, height: int, width: int) -> tuple[int, int]:

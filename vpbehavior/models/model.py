@@ -14,7 +14,7 @@ from torch import nn
 
 from . import checkpoints as ckpt
 from .configs import VideoPrismConfig, get_config
-from .encoder import FactorizedEncoder
+from .encoder import FactorizedEncoder, vision_transformer
 from .layers import Attention, Transformer
 from .lvt import AttentionPooler, TextEncoder, l2_normalize
 
@@ -261,15 +261,7 @@ class VideoPrismLvT(VideoPrism):
         if not c.is_lvt:
             raise ValueError(f"config {c.name!r} has no text tower (vocabulary_size == 0)")
         impl = c.attention_impl
-        self.auxiliary_encoder = Transformer(
-            c.num_auxiliary_layers,
-            c.model_dim,
-            c.num_heads,
-            c.mlp_dim,
-            c.atten_logit_cap,
-            "gelu",
-            impl,
-        )
+        self.auxiliary_encoder = vision_transformer(c, c.num_auxiliary_layers, impl)
         self.contrastive_vision_pooler = AttentionPooler(c.model_dim, c.num_heads, 4 * c.model_dim, impl)
         self.text_encoder = TextEncoder(
             c.vocabulary_size,
