@@ -20,3 +20,26 @@ def test_demo_runs_and_reports_both_paths(tmp_path, capsys):
     rows = [r for r in pose["per_class"] if r["support"]]
     chance = sum(r["support"] / r["annotated"] for r in rows) / len(rows)
     assert pose["mAP"] > 2 * chance, (pose["mAP"], chance)
+
+
+def test_demo_data_is_reused_only_with_the_same_settings(tmp_path):
+    import argparse
+
+    import pytest
+
+    from vpbehavior.io.video import probe_video
+    from vpbehavior.pipelines.demo import _write_data
+
+    data = tmp_path / "data"
+    args = argparse.Namespace(frames=40, size=64, seed=0, train_videos=1, test_videos=1)
+    _write_data(data, args)
+    video = data / "train" / "synthetic_00.mp4"
+    first = video.stat().st_mtime_ns
+    _write_data(data, args)
+    assert video.stat().st_mtime_ns == first  # reused
+    _write_data(data, argparse.Namespace(**{**vars(args), "frames": 50}))
+    assert probe_video(video)["n_frames"] == 50  # other settings: written anew
+    stranger = tmp_path / "mine"
+    stranger.mkdir()
+    with pytest.raises(ValueError, match="not written by the demo"):
+        _write_data(stranger, args)

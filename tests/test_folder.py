@@ -278,6 +278,7 @@ def test_deeplabcut_h5_prefers_csv_twin_and_never_runs_embedded_code(tmp_path):
         fh["df_with_missing/table"].attrs["values_block_0_kind"] = np.bytes_(payload)
     ds = vpbehavior.load(tmp_path)
     assert [r.name for r in ds] == ["a"] and ds["a"].keypoints().points.shape == (8, 1, 2, 2)
+    assert ds["a"].metadata["pose_file"].endswith("aDLC_resnet50_x.csv")  # the file actually read
     errors = sorted(f.error for f in ds.failures)
     assert len(errors) == 2
     assert "bDLC_resnet50_x.h5" in errors[0] and "df_with_missing/table" in errors[0]
@@ -299,3 +300,11 @@ def test_behavior_events_inside_slp_become_labels(tmp_path):
     both = tmp_path / "both"
     write_recording(config, both, "m1")  # .behavior.json and .slp events agree: merged without conflict
     assert vpbehavior.load(both).recordings[0].labels.with_classes(truth.classes) == truth
+
+
+def test_unreadable_deeplabcut_h5_is_reported_not_ignored(tmp_path):
+    _video(tmp_path / "a.mp4", 8)
+    (tmp_path / "aDLC_resnet50_x.h5").write_bytes(b"\x89HDF\r\n garbage")
+    ds = vpbehavior.load(tmp_path)
+    assert not ds.recordings and len(ds.failures) == 1
+    assert "aDLC_resnet50_x.h5" in ds.failures[0].error

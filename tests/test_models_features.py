@@ -119,3 +119,13 @@ def test_torch_compile(tiny, backend):
         ref = tiny(video).embeddings
         out = compiled(video).embeddings
     torch.testing.assert_close(out, ref, rtol=1e-5, atol=1e-5)
+
+
+def test_seeded_build_leaves_the_global_rng_alone():
+    torch.manual_seed(123)
+    expected = torch.rand(3)
+    torch.manual_seed(123)
+    a = build_model("tiny", seed=7)
+    b = build_model("tiny", seed=7)
+    assert torch.equal(torch.rand(3), expected)
+    assert all(torch.equal(p, q) for p, q in zip(a.parameters(), b.parameters()))

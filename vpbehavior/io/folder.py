@@ -107,8 +107,8 @@ def _is_pose_h5(path: Path) -> bool:
 
         with h5py.File(path, "r") as fh:
             return "df_with_missing" in fh or ("tracks" in fh and "node_names" in fh)
-    except Exception:  # not HDF5 / unreadable: not a pose file we can pair
-        return False
+    except Exception:  # unreadable: a pose file by its DeepLabCut name fails loudly later, others are ignored
+        return "DLC" in path.name
 
 
 def _is_dlc_h5(path: Path) -> bool:
@@ -208,7 +208,7 @@ def _dlc_h5_twin(path: Path) -> Path | None:
 
 
 def _pose_for(files: RecordingFiles, n_frames: int):
-    """(pose, labels from the behavior events inside a .slp file or None)."""
+    """(pose, labels from the behavior events inside a .slp file or None, the pose file read)."""
     from vpbehavior.io.pose import events_to_labels, load_pose_file, pose_from_sleap, read_dlc
 
     # DeepLabCut writes <name>.h5 and often <name>.csv with the same content: one pose file.
@@ -218,7 +218,7 @@ def _pose_for(files: RecordingFiles, n_frames: int):
                          "keep one per video")
     path = pose_files[0]
     if path.suffix.lower() == ".csv" or (path.suffix.lower() == ".h5" and _is_dlc_h5(path)):
-        return read_dlc(path, n_frames), None
+        return read_dlc(path, n_frames), None, path
     labels = load_pose_file(path)
     video = None
     if len(labels.videos) > 1:
@@ -241,7 +241,7 @@ def _pose_for(files: RecordingFiles, n_frames: int):
                                       video=video_obj)
         except ValueError as err:
             raise ValueError(f"behavior events in {path} do not match video {files.video}: {err}") from err
-    return pose, events
+    return pose, events, path
 
 
 def _binary_subject(label: Path, stem: str) -> str:
@@ -257,7 +257,7 @@ def build_recording(files: RecordingFiles, fps: float | None = None) -> Recordin
         raise FileNotFoundError(f"{files.video}: video not found")
     info = probe_video(files.video, fps=fps)
     n_frames, rate = int(info["n_frames"]), info["fps"]
-    pose, event_labels = _pose_for(files, n_frames) if files.pose else (None, None)
+    pose, event_labels, pose_file = _pose_for(files, n_frames) if files.pose else (None, None, None)
     subjects = list(pose.subjects) if pose is not None else []
     labels = None
     if files.labels or event_labels is not None:
@@ -277,7 +277,7 @@ def build_recording(files: RecordingFiles, fps: float | None = None) -> Recordin
     return Recording(
         name=files.stem, video=files.video, n_frames=n_frames, fps=rate, subjects=subjects or [FRAME_LEVEL],
         pose=pose, labels=labels,
-        metadata={"pose_file": str(files.pose[0]) if files.pose else None,
+        metadata={"pose_file": str(pose_file) if pose_file else None,
                   "label_files": [str(p) for p in files.labels], "height": info.get("height"),
                   "width": info.get("width"), "video_warnings": info.get("warnings", [])},
     )

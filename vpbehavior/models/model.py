@@ -334,7 +334,9 @@ class VideoPrismLvT(VideoPrism):
 
 
 def build_model(config: ConfigLike, *, attention_impl: str | None = None, seed: int | None = None) -> VideoPrism:
-    """Randomly initialised model (video or LvT, as the config says)."""
-    if seed is not None:
+    """Randomly initialised model (video or LvT, as the config says); ``seed`` leaves torch's global RNG as it was."""
+    if seed is None:
+        return VideoPrism.model_class(config)(config, attention_impl=attention_impl)
+    with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
-    return VideoPrism.model_class(config)(config, attention_impl=attention_impl)
+        return VideoPrism.model_class(config)(config, attention_impl=attention_impl)

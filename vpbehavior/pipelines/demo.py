@@ -39,16 +39,33 @@ def _run(argv: list[str]) -> None:
         raise RuntimeError(f"`vpbehavior {shlex.join(argv)}` failed with exit status {rc}")
 
 
-def main(args: argparse.Namespace) -> int:
+def _write_data(data: Path, args: argparse.Namespace) -> None:
+    """Write the synthetic experiment, or reuse the one a previous run wrote with the same settings."""
+    import shutil
+
     from vpbehavior.io.synthetic import make_experiment
 
-    out = Path(args.out)
-    data, features = out / "data", out / "features"
+    settings = {"frames": args.frames, "size": args.size, "seed": args.seed,
+                "train_videos": args.train_videos, "test_videos": args.test_videos}
+    marker = data / "demo_settings.json"
+    if marker.is_file() and json.loads(marker.read_text()) == settings:
+        print(f"reusing the synthetic experiment in {data}", flush=True)
+        return
+    if data.exists():
+        if not marker.is_file():
+            raise ValueError(f"{data} exists but was not written by the demo; pass another --out")
+        shutil.rmtree(data)  # ours, written with other settings
     synth = dict(height=args.size, width=args.size, n_frames=args.frames)
     for split, n, seed in (("train", args.train_videos, args.seed + 1), ("test", args.test_videos, args.seed + 2)):
-        if not (data / split).is_dir() or len(list((data / split).glob("*.mp4"))) < n:
-            print(f"writing {n} synthetic {split} videos to {data / split}", flush=True)
-            make_experiment(data / split, n_videos=n, seed=seed, **synth)
+        print(f"writing {n} synthetic {split} videos to {data / split}", flush=True)
+        make_experiment(data / split, n_videos=n, seed=seed, **synth)
+    marker.write_text(json.dumps(settings))
+
+
+def main(args: argparse.Namespace) -> int:
+    out = Path(args.out)
+    data, features = out / "data", out / "features"
+    _write_data(data, args)
     _run(["inspect", str(data / "train")])
     encoder = ["--weights", args.weights] if args.weights else ["--model", args.model, "--seed", str(args.seed)]
     for split in ("train", "test"):
