@@ -139,3 +139,22 @@ def test_frame_level_features_collapse_subjects_into_one_row():
     per_subject = subject_rows(rec, feats, values, {"kind": "video", "per_subject": True})
     assert [r[0] for r in per_subject] == ["fly1", "fly2"]
     np.testing.assert_array_equal(per_subject[1][2], values[:, 1])
+
+
+def test_flyvsfly_protocol_drops_rare_behaviors_and_untracked_frames():
+    from vpbehavior.core import BehaviorLabels, Bout, Recording
+    from vpbehavior.pipelines.benchmark import apply_flyvsfly_protocol
+
+    def movie(name, split, lunge, tracked):
+        bouts = [Bout(0, lunge, "fly1", "lunge"), Bout(0, 30, "fly2", "wing threat")]
+        labels = BehaviorLabels.from_bouts(bouts, 2000, ["lunge", "wing threat"], ["fly1", "fly2"])
+        return Recording(name, n_frames=2000, subjects=["fly1", "fly2"], labels=labels, split=split,
+                         metadata={"tracked": tracked})
+
+    tracked = np.ones((2000, 2), bool)
+    tracked[100:200, 0] = False
+    recs = [movie("m1", "train", 1500, tracked), movie("m2", "test", 10, np.ones((2000, 2), bool))]
+    assert apply_flyvsfly_protocol(recs) == ["lunge"]
+    assert all(r.classes == ("lunge",) for r in recs)
+    assert (recs[0].labels.values[100:200, 0] == -1).all() and (recs[0].labels.values[100:200, 1] == 0).all()
+    assert recs[0].labels.label_counts() == {"lunge": 1400}

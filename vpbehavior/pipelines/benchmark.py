@@ -139,6 +139,31 @@ def results_table(proto: Protocol, ours: float, encoder: str) -> str:
     return "\n".join(lines)
 
 
+def apply_flyvsfly_protocol(recordings, min_train_frames: int = 1000) -> list[str]:
+    """Task Programming rules, in place: untracked frames become not annotated, and behaviors with
+    at most ``min_train_frames`` positive training frames are dropped. Returns the kept behaviors.
+    """
+    import numpy as np
+
+    for rec in recordings:
+        tracked = rec.metadata.get("tracked")
+        if tracked is not None and np.shape(tracked) == rec.labels.values.shape[:2]:
+            tracked = np.asarray(tracked, bool)
+            rec.labels.values[~tracked] = -1  # frames where tracking failed are dropped by the benchmark
+    counts: dict[str, int] = {}
+    for rec in recordings:
+        if rec.split == "train":
+            for name, n in rec.labels.label_counts().items():
+                counts[name] = counts.get(name, 0) + n
+    kept = [c for c, n in counts.items() if n > min_train_frames]
+    if not kept:
+        raise ValueError(f"no Fly vs. Fly behavior has more than {min_train_frames} positive training frames: {counts}")
+    for rec in recordings:
+        rec.labels = rec.labels.with_classes(kept)
+    print(f"behaviors with > {min_train_frames} training frames: {', '.join(kept)}")
+    return kept
+
+
 def main(args: argparse.Namespace) -> int:
     from vpbehavior._files import atomic_write_text
     from vpbehavior.pipelines.sequences import select_split
@@ -152,6 +177,8 @@ def main(args: argparse.Namespace) -> int:
     dataset = check_data(proto, Path(args.data))
     out = Path(args.out or f"benchmark_{proto.dataset}")
     recordings = [r for r in dataset if r.labels is not None]
+    if proto.dataset == "flyvsfly":
+        apply_flyvsfly_protocol(recordings)
     train = select_split(recordings, "train")
     val = [r for r in recordings if r.split == "val"] if proto.test_split != "val" else []
     test = select_split(recordings, proto.test_split)
