@@ -164,12 +164,18 @@ def _fly_array(struct: dict, path: Path, var: str) -> tuple[list[str], np.ndarra
     return names, np.ascontiguousarray(data.transpose(1, 0, 2), dtype=np.float64)
 
 
+def _read_struct(path: Path, var: str, kind: str):
+    """The MATLAB variable ``var`` of a track / feature file, or a clear error naming the file."""
+    value = read_mat(path, [var]).get(var)
+    if value is None:
+        raise ValueError(f"{path}: no variable '{var}' (not a Fly vs. Fly / FlyTracker {kind} file)")
+    return value
+
+
 def read_track(path: str | Path) -> dict:
     """``trk`` of a track file: names, data ``[T, S, F]`` (NaN = not tracked), identity flags."""
     path = Path(path)
-    trk = read_mat(path, ["trk"]).get("trk")
-    if trk is None:
-        raise ValueError(f"{path}: no variable 'trk' (not a Fly vs. Fly / FlyTracker track file)")
+    trk = _read_struct(path, "trk", "track")
     names, data = _fly_array(trk, path, "trk")
     flags_raw = trk.get("flagframes", trk.get("flags")) if isinstance(trk, dict) else None
     flags = []
@@ -187,9 +193,7 @@ def read_track(path: str | Path) -> dict:
 def read_features(path: str | Path) -> dict:
     """``feat`` of a feature file: names, units (if any), data ``[T, S, F]``."""
     path = Path(path)
-    feat = read_mat(path, ["feat"]).get("feat")
-    if feat is None:
-        raise ValueError(f"{path}: no variable 'feat' (not a Fly vs. Fly / FlyTracker feature file)")
+    feat = _read_struct(path, "feat", "feature")
     names, data = _fly_array(feat, path, "feat")
     units = _names(feat["units"], path, "feat.units") if "units" in feat else None
     return {"names": names, "units": units, "data": data}
