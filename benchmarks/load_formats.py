@@ -8,7 +8,7 @@ Each section is a function in ``BENCHMARKS`` that returns rows (dicts with the k
 ``COLUMNS``); add a format by appending one. Every measured case runs in a fresh Python
 process: ``seconds`` is its wall time, ``peak_MB`` its peak resident memory *above* what the
 process held after its imports (``VmHWM``), so cases do not see each other's memory.
-The input files are SYNTHETIC, written by ``tests/fixtures_writers`` in the real layout.
+The input files are SYNTHETIC, written by ``vpbehavior.testing`` in the real layout.
 """
 
 from __future__ import annotations
@@ -92,9 +92,8 @@ def _run_case(name: str, path: Path) -> dict:
 
 def bench_calms21(workdir: Path, frames: int = 100_000) -> list[dict]:
     """A CalMS21 task-1 JSON with ``frames`` frames in 10 sequences."""
-    sys.path.insert(0, str(REPO / "tests"))
     import numpy as np
-    from fixtures_writers.calms21 import write_task_file
+    from vpbehavior.testing.calms21 import write_task_file
 
     path = workdir / "calms21" / "calms21_task1_train.json"
     n_seq = 10
@@ -146,7 +145,6 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--case", nargs=2, metavar=("NAME", "PATH"), help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.case:
-        sys.path.insert(0, str(REPO))
         import numpy  # noqa: F401  (count library imports in the baseline, not in the case)
 
         import vpbehavior.io.calms21  # noqa: F401

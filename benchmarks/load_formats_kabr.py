@@ -1,6 +1,6 @@
 """Load time and peak memory of the KABR loader on a KABR-format folder with 50 mini-scenes.
 
-The folder is written by the project's own writer (tests/fixtures_writers/kabr.py: real
+The folder is written by the project's own writer (vpbehavior.testing/kabr.py: real
 layout, SYNTHETIC content, small JPEGs). Time is the best of two untraced runs (the first
 run of the first case includes imports); peak memory is the Python-heap peak of a separate
 run under tracemalloc. Run: ``python benchmarks/load_formats_kabr.py``.
@@ -33,8 +33,7 @@ def _measure(fn, repeats: int = 2) -> tuple[object, float, float]:
 
 def kabr_rows(n_scenes: int = 50, frames_per_scene: int = 120, root: Path | None = None) -> list[dict]:
     """Table rows (dicts) for a KABR folder of ``n_scenes`` mini-scenes (80% train, 20% val)."""
-    sys.path.insert(0, str(REPO / "tests"))
-    from fixtures_writers.kabr import write_kabr
+    from vpbehavior.testing.kabr import write_kabr
 
     import vpbehavior
     from vpbehavior.io.kabr import load_kabr

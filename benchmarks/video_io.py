@@ -25,9 +25,7 @@ from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from vpbehavior.io.video import open_video, write_video  # noqa: E402
+from vpbehavior.io.video import open_video, write_video
 
 
 def _sha(a: np.ndarray) -> str:

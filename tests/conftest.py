@@ -1,34 +1,13 @@
-"""Shared test fixtures."""
+"""Test suite configuration: fixtures come from the package's testing plugin; markers are registered here.
 
-import os
-from pathlib import Path
+Layout: ``tests/unit/<package>/`` tests one package in isolation; ``tests/integration/`` runs the
+API, the CLI, the demo and napari end to end.
+"""
 
-import pytest
-
-REPO_ROOT = Path(__file__).resolve().parents[1]
-
-
-def find_shared_dir() -> Path | None:
-    """../shared next to the checkout (or $VPBEHAVIOR_SHARED), if present."""
-    candidate = Path(os.environ.get("VPBEHAVIOR_SHARED", REPO_ROOT.parent / "shared"))
-    return candidate if candidate.is_dir() else None
+pytest_plugins = ["vpbehavior.testing.fixtures"]
 
 
-@pytest.fixture(scope="session")
-def shared_dir() -> Path:
-    """The shared reference data; tests that need it skip only when it is absent."""
-    path = find_shared_dir()
-    if path is None:
-        pytest.skip("../shared (reference data) is not present")
-    return path
-
-
-@pytest.fixture
-def one_torch_thread():
-    """Run torch on one thread: tiny models on a shared 2-core machine are much faster so."""
-    import torch
-
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+def pytest_configure(config):
+    config.addinivalue_line("markers", "slow: takes more than ~10 s on 2 cores (still run by default)")
+    config.addinivalue_line("markers", "napari: needs napari and a (virtual) display")
+    config.addinivalue_line("markers", "gpu: needs a CUDA device (skipped without one)")

@@ -1,7 +1,31 @@
-"""The data model: recordings, pose and behavior labels. Pure data: no file IO, no torch."""
+"""The data model: recordings, pose and behavior labels. Pure data: no file IO, no torch,
+and no import of any other vpbehavior package."""
 
-from .dataset import Dataset, LoadFailure
-from .labels import NEGATIVE, POSITIVE, UNANNOTATED, BehaviorLabels, Bout
+from .dataset import Dataset, LoadFailure, SkippedFile
+from .errors import ConfigError, DataError, FormatError, MissingFileError, VideoError, VpbehaviorError
+from .labels import NEGATIVE, POSITIVE, UNANNOTATED, BehaviorLabels, Bout, runs
+from .names import FRAME_LEVEL, match_name, name_key
 from .recording import Pose, Recording
 
-__all__ = ["Dataset", "LoadFailure", "BehaviorLabels", "Bout", "Pose", "Recording", "POSITIVE", "NEGATIVE", "UNANNOTATED"]
+__all__ = [
+    "Dataset",
+    "LoadFailure",
+    "SkippedFile",
+    "BehaviorLabels",
+    "Bout",
+    "Pose",
+    "Recording",
+    "POSITIVE",
+    "NEGATIVE",
+    "UNANNOTATED",
+    "FRAME_LEVEL",
+    "runs",
+    "match_name",
+    "name_key",
+    "VpbehaviorError",
+    "DataError",
+    "FormatError",
+    "VideoError",
+    "ConfigError",
+    "MissingFileError",
+]

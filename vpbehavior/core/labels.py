@@ -12,6 +12,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .errors import DataError
+from .names import FRAME_LEVEL
+
 POSITIVE = 1
 NEGATIVE = 0
 UNANNOTATED = -1
@@ -19,22 +22,30 @@ UNANNOTATED = -1
 
 @dataclass(frozen=True, order=True)
 class Bout:
-    """A run of frames ``[start, stop)`` (stop exclusive) where ``subject`` shows ``behavior``."""
+    """A run of frames ``[start, stop)`` (stop exclusive) where ``subject`` shows ``behavior``.
+
+    ``target`` is the subject the behavior is directed at, when there is one (CalMS21's resident
+    attacking the intruder, one fly chasing another); it maps to a sleap-io event's target.
+    ``score`` is a classifier's or tracker's confidence, when the bout was predicted.
+    """
 
     start: int
     stop: int
     subject: str
     behavior: str
     score: float | None = None
+    target: str | None = None
 
     def __post_init__(self) -> None:
         if self.stop <= self.start:
-            raise ValueError(
+            raise DataError(
                 f"bout {self.behavior!r} of {self.subject!r}: stop ({self.stop}) must be > start "
                 f"({self.start}); stop is exclusive"
             )
         if self.start < 0:
-            raise ValueError(f"bout {self.behavior!r} of {self.subject!r}: negative start {self.start}")
+            raise DataError(f"bout {self.behavior!r} of {self.subject!r}: negative start {self.start}")
+        if self.target is not None and self.target == self.subject:
+            raise DataError(f"bout {self.behavior!r} of {self.subject!r}: a subject cannot be its own target")
 
     @property
     def n_frames(self) -> int:
@@ -52,12 +63,20 @@ def _unique_names(names: Sequence[str], what: str) -> tuple[str, ...]:
     names = tuple(str(n) for n in names)
     if len(set(names)) != len(names):
         dupes = sorted({n for n in names if names.count(n) > 1})
-        raise ValueError(f"duplicate {what} names: {dupes}")
+        raise DataError(f"duplicate {what} names: {dupes}")
     return names
 
 
+def _frozen(array: np.ndarray) -> np.ndarray:
+    """``array`` made read-only (a view when it is still writeable elsewhere)."""
+    if array.flags.writeable:
+        array = array.view()
+        array.flags.writeable = False
+    return array
+
+
 class BehaviorLabels:
-    """Per-frame behavior labels for one recording.
+    """Per-frame behavior labels for one recording (immutable: edits return new labels).
 
     Parameters
     ----------
@@ -73,30 +92,37 @@ class BehaviorLabels:
         Metrics exclude it.
     """
 
+    __slots__ = ("values", "classes", "subjects", "background")
+
     def __init__(
         self,
         values: np.ndarray,
         classes: Sequence[str],
-        subjects: Sequence[str] = ("all",),
+        subjects: Sequence[str] = (FRAME_LEVEL,),
         background: str | None = None,
     ) -> None:
         values = np.asarray(values)
         if values.ndim != 3:
-            raise ValueError(f"label values must be [frames, subjects, classes], got shape {values.shape}")
-        self.classes = _unique_names(classes, "class")
-        self.subjects = _unique_names(subjects, "subject")
-        if values.shape[1:] != (len(self.subjects), len(self.classes)):
-            raise ValueError(
-                f"label values shape {values.shape} does not match {len(self.subjects)} subjects "
-                f"x {len(self.classes)} classes"
+            raise DataError(f"label values must be [frames, subjects, classes], got shape {values.shape}")
+        classes = _unique_names(classes, "class")
+        subjects = _unique_names(subjects, "subject")
+        if values.shape[1:] != (len(subjects), len(classes)):
+            raise DataError(
+                f"label values shape {values.shape} does not match {len(subjects)} subjects x {len(classes)} classes"
             )
         bad = ~np.isin(values, (UNANNOTATED, NEGATIVE, POSITIVE))
         if bad.any():
-            raise ValueError(f"label values must be -1, 0 or 1; found {np.unique(values[bad])[:5]}")
-        if background is not None and background not in self.classes:
-            raise ValueError(f"background class {background!r} is not in the vocabulary {self.classes}")
-        self.values = values.astype(np.int8, copy=False)
-        self.background = background
+            raise DataError(f"label values must be -1, 0 or 1; found {np.unique(values[bad])[:5]}")
+        if background is not None and background not in classes:
+            raise DataError(f"background class {background!r} is not in the vocabulary {classes}")
+        set_ = object.__setattr__
+        set_(self, "values", _frozen(values.astype(np.int8, copy=False)))
+        set_(self, "classes", classes)
+        set_(self, "subjects", subjects)
+        set_(self, "background", background)
+
+    def __setattr__(self, name: str, value) -> None:
+        raise AttributeError(f"BehaviorLabels are immutable; build new ones (e.g. with_bout, masked, with_classes)")
 
     # ------------------------------------------------------------------ construction
     @classmethod
@@ -104,7 +130,7 @@ class BehaviorLabels:
         cls,
         n_frames: int,
         classes: Sequence[str],
-        subjects: Sequence[str] = ("all",),
+        subjects: Sequence[str] = (FRAME_LEVEL,),
         annotated: bool = False,
         background: str | None = None,
     ) -> BehaviorLabels:
@@ -134,27 +160,28 @@ class BehaviorLabels:
         if classes is None:
             classes = list(dict.fromkeys(b.behavior for b in bouts))
         if subjects is None:
-            subjects = list(dict.fromkeys(b.subject for b in bouts)) or ["all"]
-        labels = cls.empty(n_frames, classes, subjects, annotated=False, background=background)
+            subjects = list(dict.fromkeys(b.subject for b in bouts)) or [FRAME_LEVEL]
+        classes, subjects = _unique_names(classes, "class"), _unique_names(subjects, "subject")
+        values = np.full((n_frames, len(subjects), len(classes)), UNANNOTATED, np.int8)
         mask = np.asarray(annotated, bool)
         if mask.ndim == 0:
-            mask = np.full((n_frames, len(labels.subjects)), bool(mask))
+            mask = np.full((n_frames, len(subjects)), bool(mask))
         elif mask.ndim == 1:
-            mask = np.repeat(mask[:, None], len(labels.subjects), axis=1)
-        if mask.shape != (n_frames, len(labels.subjects)):
-            raise ValueError(f"annotated mask shape {mask.shape} does not match ({n_frames}, {len(labels.subjects)})")
-        labels.values[mask] = NEGATIVE
-        class_index = {c: i for i, c in enumerate(labels.classes)}
-        subject_index = {s: i for i, s in enumerate(labels.subjects)}
+            mask = np.repeat(mask[:, None], len(subjects), axis=1)
+        if mask.shape != (n_frames, len(subjects)):
+            raise DataError(f"annotated mask shape {mask.shape} does not match ({n_frames}, {len(subjects)})")
+        values[mask] = NEGATIVE
+        class_index = {c: i for i, c in enumerate(classes)}
+        subject_index = {s: i for i, s in enumerate(subjects)}
         for b in bouts:
             if b.behavior not in class_index:
-                raise ValueError(f"bout behavior {b.behavior!r} is not in the vocabulary {labels.classes}")
+                raise DataError(f"bout behavior {b.behavior!r} is not in the vocabulary {classes}")
             if b.subject not in subject_index:
-                raise ValueError(f"bout subject {b.subject!r} is not among the subjects {labels.subjects}")
+                raise DataError(f"bout subject {b.subject!r} is not among the subjects {subjects}")
             if b.stop > n_frames:
-                raise ValueError(f"bout {b} ends after the last frame (n_frames={n_frames})")
-            labels.values[b.start : b.stop, subject_index[b.subject], class_index[b.behavior]] = POSITIVE
-        return labels
+                raise DataError(f"bout {b} ends after the last frame (n_frames={n_frames})")
+            values[b.start : b.stop, subject_index[b.subject], class_index[b.behavior]] = POSITIVE
+        return cls(values, classes, subjects, background)
 
     @classmethod
     def from_single_label(
@@ -169,9 +196,9 @@ class BehaviorLabels:
         if ids.ndim == 1:
             ids = ids[:, None]
         if subjects is None:
-            subjects = ["all"] if ids.shape[1] == 1 else [f"subject{i}" for i in range(ids.shape[1])]
+            subjects = [FRAME_LEVEL] if ids.shape[1] == 1 else [f"subject{i}" for i in range(ids.shape[1])]
         if ids.size and (ids.max() >= len(classes) or ids.min() < -1):
-            raise ValueError(f"class ids must lie in [-1, {len(classes) - 1}], found {ids.min()}..{ids.max()}")
+            raise DataError(f"class ids must lie in [-1, {len(classes) - 1}], found {ids.min()}..{ids.max()}")
         values = np.where(ids[..., None] < 0, UNANNOTATED, NEGATIVE).astype(np.int8)
         values = np.repeat(values, len(classes), axis=2)
         t, s = np.nonzero(ids >= 0)
@@ -212,6 +239,14 @@ class BehaviorLabels:
         """Number of positive frame x subject cells per class."""
         counts = self.positive.sum(axis=(0, 1))
         return {c: int(n) for c, n in zip(self.classes, counts)}
+
+    def annotated_cells(self) -> int:
+        """Number of frame x subject cells annotated for every class."""
+        return int(self.annotated_mask().sum())
+
+    def annotated_frames(self) -> int:
+        """Number of frames where at least one subject is annotated for every class."""
+        return int(self.annotated_mask().any(axis=1).sum())
 
     def to_bouts(self) -> list[Bout]:
         """Positive runs as bouts, sorted by start, subject and class."""
@@ -269,9 +304,34 @@ class BehaviorLabels:
         ids[~self.annotated_mask()] = -1
         return ids.astype(np.int64), names
 
-    # ------------------------------------------------------------------ edits
+    # ------------------------------------------------------------------ edits (each returns new labels)
     def copy(self) -> BehaviorLabels:
         return BehaviorLabels(self.values.copy(), self.classes, self.subjects, self.background)
+
+    def with_values(self, values: np.ndarray) -> BehaviorLabels:
+        """The same vocabulary and subjects with other cell values (validated)."""
+        return BehaviorLabels(values, self.classes, self.subjects, self.background)
+
+    def masked(self, mask: np.ndarray) -> BehaviorLabels:
+        """Cells where ``mask`` (``[T]``, ``[T, S]`` or ``[T, S, C]``) is True become not annotated."""
+        mask = np.asarray(mask, bool)
+        while mask.ndim < 3:
+            mask = mask[..., None]
+        if mask.shape[0] != self.n_frames:
+            raise DataError(f"mask covers {mask.shape[0]} frames, labels {self.n_frames}")
+        return self.with_values(np.where(np.broadcast_to(mask, self.shape), UNANNOTATED, self.values))
+
+    def with_bout(self, bout: Bout, value: int = POSITIVE) -> BehaviorLabels:
+        """Labels with a bout's cells set positive (or negative / not annotated)."""
+        values = self.values.copy()
+        values[bout.start : bout.stop, self.subject_index(bout.subject), self.class_index(bout.behavior)] = value
+        return self.with_values(values)
+
+    def subject_index(self, name: str) -> int:
+        try:
+            return self.subjects.index(name)
+        except ValueError:
+            raise KeyError(f"subject {name!r} is not among {self.subjects}") from None
 
     def slice_frames(self, start: int, stop: int) -> BehaviorLabels:
         """Labels of frames ``[start, stop)``."""
@@ -286,11 +346,6 @@ class BehaviorLabels:
         background = self.background if self.background in classes else None
         return BehaviorLabels(values, classes, self.subjects, background)
 
-    def set_bout(self, bout: Bout, value: int = POSITIVE) -> None:
-        """Mark a bout's cells positive (or negative / not annotated) in place."""
-        s = self.subjects.index(bout.subject)
-        self.values[bout.start : bout.stop, s, self.class_index(bout.behavior)] = value
-
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, BehaviorLabels):
             return NotImplemented
@@ -301,8 +356,14 @@ class BehaviorLabels:
             and np.array_equal(self.values, other.values)
         )
 
+    def __getstate__(self):
+        return {k: getattr(self, k) for k in self.__slots__}
+
+    def __setstate__(self, state) -> None:
+        for key, value in state.items():
+            object.__setattr__(self, key, value)
+
     def __repr__(self) -> str:
-        return (
-            f"BehaviorLabels(frames={self.n_frames}, subjects={list(self.subjects)}, "
-            f"classes={list(self.classes)}, background={self.background!r})"
-        )
+        subjects = f"{len(self.subjects)} subjects" if len(self.subjects) != 1 else f"subject {self.subjects[0]!r}"
+        bg = f", background {self.background!r}" if self.background else ""
+        return f"BehaviorLabels({self.n_frames} frames, {subjects}, {len(self.classes)} classes{bg})"

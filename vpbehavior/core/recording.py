@@ -1,59 +1,89 @@
-"""`Recording`: one video (or frame folder) with its subjects, pose, boxes and labels."""
+"""`Recording`: one video (or frame folder) with its subjects, pose, boxes, presence and labels.
+
+Both `Pose` and `Recording` are frozen: loaders validate once, and a changed recording is a new
+one (``dataclasses.replace(rec, split="test")`` or `Recording.replace`). Their arrays are stored
+read-only.
+"""
 
 from __future__ import annotations
 
+import dataclasses
 import warnings
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from types import MappingProxyType
 
 import numpy as np
 
+from .errors import DataError
 from .labels import BehaviorLabels
+from .names import FRAME_LEVEL
 
 
-@dataclass
+def _readonly(array: np.ndarray | None, dtype) -> np.ndarray | None:
+    if array is None:
+        return None
+    array = np.array(array, dtype=dtype)  # always a private copy
+    array.flags.writeable = False
+    return array
+
+
+@dataclass(frozen=True, eq=False, repr=False)
 class Pose:
     """Keypoints of every subject in every frame.
 
     Attributes
     ----------
     points
-        float array ``[T, S, K, 2]`` of (x, y) pixel coordinates; NaN where missing.
+        float32 ``[T, S, K, 2]`` of (x, y) pixel coordinates; NaN where missing.
     keypoint_names
         The K body-part names.
     subjects
         The S subject names (tracks).
     scores
         Optional confidence ``[T, S, K]``.
+    edges
+        Optional skeleton edges as pairs of keypoint indices.
     """
 
     points: np.ndarray
     keypoint_names: Sequence[str]
     subjects: Sequence[str]
     scores: np.ndarray | None = None
+    edges: Sequence[tuple[int, int]] = ()
 
     def __post_init__(self) -> None:
-        self.points = np.asarray(self.points, dtype=np.float32)
-        if self.points.ndim != 4 or self.points.shape[-1] != 2:
-            raise ValueError(f"pose points must be [frames, subjects, keypoints, 2], got {self.points.shape}")
-        self.keypoint_names = tuple(self.keypoint_names)
-        self.subjects = tuple(self.subjects)
-        _, s, k, _ = self.points.shape
+        set_ = object.__setattr__
+        points = _readonly(self.points, np.float32)
+        if points.ndim != 4 or points.shape[-1] != 2:
+            raise DataError(f"pose points must be [frames, subjects, keypoints, 2], got {points.shape}")
+        set_(self, "points", points)
+        set_(self, "keypoint_names", tuple(str(k) for k in self.keypoint_names))
+        set_(self, "subjects", tuple(str(s) for s in self.subjects))
+        _, s, k, _ = points.shape
         if (len(self.subjects), len(self.keypoint_names)) != (s, k):
-            raise ValueError(
+            raise DataError(
                 f"pose has {s} subjects x {k} keypoints but names for "
                 f"{len(self.subjects)} subjects x {len(self.keypoint_names)} keypoints"
             )
         if self.scores is not None:
-            self.scores = np.asarray(self.scores, dtype=np.float32)
-            if self.scores.shape != self.points.shape[:3]:
-                raise ValueError(f"pose scores shape {self.scores.shape} != {self.points.shape[:3]}")
+            scores = _readonly(self.scores, np.float32)
+            if scores.shape != points.shape[:3]:
+                raise DataError(f"pose scores shape {scores.shape} != {points.shape[:3]}")
+            set_(self, "scores", scores)
+        edges = tuple((int(a), int(b)) for a, b in self.edges)
+        if any(not (0 <= a < k and 0 <= b < k) for a, b in edges):
+            raise DataError(f"pose skeleton edges {edges} refer to keypoints outside 0..{k - 1}")
+        set_(self, "edges", edges)
 
     @property
     def n_frames(self) -> int:
         return self.points.shape[0]
+
+    def visible(self) -> np.ndarray:
+        """Boolean ``[T, S]``: the subject has at least one located keypoint in the frame."""
+        return np.isfinite(self.points).all(-1).any(-1)
 
     def boxes(self, margin: float = 0.0) -> np.ndarray:
         """Per-subject boxes ``[T, S, 4]`` (x1, y1, x2, y2) around the visible keypoints; NaN if none."""
@@ -63,8 +93,17 @@ class Pose:
             box = np.stack([np.nanmin(x, -1), np.nanmin(y, -1), np.nanmax(x, -1), np.nanmax(y, -1)], -1)
         return box + np.array([-margin, -margin, margin, margin], np.float32)
 
+    def select(self, subjects: Sequence[str]) -> Pose:
+        """The pose of some subjects, in the given order."""
+        idx = [self.subjects.index(s) for s in subjects]
+        scores = None if self.scores is None else self.scores[:, idx]
+        return Pose(self.points[:, idx], self.keypoint_names, subjects, scores, self.edges)
 
-@dataclass
+    def __repr__(self) -> str:
+        return f"Pose({self.n_frames} frames, {len(self.subjects)} subjects, {len(self.keypoint_names)} nodes)"
+
+
+@dataclass(frozen=True, eq=False, repr=False)
 class Recording:
     """One recording in the common data model; every format loader returns these.
 
@@ -79,67 +118,110 @@ class Recording:
     fps
         Frames per second, or None when unknown.
     subjects
-        Subject (animal) names; ``("all",)`` for frame-level data.
+        Subject (animal) names; ``(FRAME_LEVEL,)`` = ``("all",)`` for frame-level data.
     pose
-        `Pose` (keypoint array with names) or a ``sleap_io.Labels``; see `keypoints()`.
+        Optional `Pose`; its subjects are among ``subjects``.
     boxes
         Optional per-subject boxes ``[T, S, 4]`` (x1, y1, x2, y2) in pixels, NaN where absent.
     labels
         Optional `BehaviorLabels` with the same frames and subjects.
     metadata
-        Format-specific extras (source files, the dataset's own ids, frame base, ...).
+        Provenance only (source files, the dataset's own ids); read-only, and no code branches on it.
     split
         Published split this recording belongs to ("train", "val", "test"), if any.
+    presence
+        Boolean ``[T, S]``: the subject is in view and tracked in that frame. When not given it is
+        derived: subjects with pose are present where any keypoint is located, else where their box
+        is; a subject with neither (a frame-level subject) is present in every frame.
     """
 
     name: str
     video: Path | None = None
     n_frames: int = 0
     fps: float | None = None
-    subjects: Sequence[str] = ("all",)
-    pose: Any = None
+    subjects: Sequence[str] = (FRAME_LEVEL,)
+    pose: Pose | None = None
     boxes: np.ndarray | None = None
     labels: BehaviorLabels | None = None
-    metadata: dict = field(default_factory=dict)
+    metadata: Mapping = field(default_factory=dict)
     split: str | None = None
+    presence: np.ndarray | None = None
 
     def __post_init__(self) -> None:
+        set_ = object.__setattr__
+        set_(self, "name", str(self.name))
         if self.video is not None:
-            self.video = Path(self.video)
-        self.subjects = tuple(self.subjects)
-        self.n_frames = int(self.n_frames)
+            set_(self, "video", Path(self.video))
+        set_(self, "subjects", tuple(str(s) for s in self.subjects))
+        set_(self, "n_frames", int(self.n_frames))
+        if self.fps is not None:
+            fps = float(self.fps)
+            if not np.isfinite(fps) or fps <= 0:
+                raise DataError(f"recording {self.name!r}: frame rate must be positive, got {self.fps}")
+            set_(self, "fps", fps)
+        set_(self, "metadata", MappingProxyType(dict(self.metadata)))
+        where = f"recording {self.name!r}"
+        if self.n_frames < 0:
+            raise DataError(f"{where}: negative frame count {self.n_frames}")
+        if len(set(self.subjects)) != len(self.subjects) or not self.subjects:
+            raise DataError(f"{where}: subjects must be unique and at least one, got {self.subjects}")
         if self.labels is not None:
+            if not isinstance(self.labels, BehaviorLabels):
+                raise TypeError(f"{where}: labels must be BehaviorLabels, not {type(self.labels).__name__}")
             if self.labels.n_frames != self.n_frames:
-                raise ValueError(
-                    f"recording {self.name!r}: labels cover {self.labels.n_frames} frames but the recording "
-                    f"has {self.n_frames}"
+                raise DataError(
+                    f"{where}: labels cover {self.labels.n_frames} frames but the recording has {self.n_frames}"
                 )
             if self.labels.subjects != self.subjects:
-                raise ValueError(
-                    f"recording {self.name!r}: label subjects {self.labels.subjects} != {self.subjects}"
+                raise DataError(f"{where}: label subjects {self.labels.subjects} != {self.subjects}")
+        if self.pose is not None:
+            if not isinstance(self.pose, Pose):
+                raise TypeError(
+                    f"{where}: pose must be a vpbehavior Pose, not {type(self.pose).__name__} "
+                    "(sleap-io Labels are converted by vpbehavior.io.pose.pose_from_sleap)"
                 )
-        if isinstance(self.pose, Pose) and self.pose.n_frames != self.n_frames:
-            raise ValueError(
-                f"recording {self.name!r}: pose covers {self.pose.n_frames} frames, recording has {self.n_frames}"
-            )
+            if self.pose.n_frames != self.n_frames:
+                raise DataError(f"{where}: pose covers {self.pose.n_frames} frames, recording has {self.n_frames}")
+            unknown = [s for s in self.pose.subjects if s not in self.subjects]
+            if unknown:
+                raise DataError(f"{where}: pose tracks {unknown} are not among the subjects {self.subjects}")
+        expected = (self.n_frames, len(self.subjects))
         if self.boxes is not None:
-            self.boxes = np.asarray(self.boxes, dtype=np.float32)
-            expected = (self.n_frames, len(self.subjects), 4)
-            if self.boxes.shape != expected:
-                raise ValueError(f"recording {self.name!r}: boxes shape {self.boxes.shape} != {expected}")
+            boxes = _readonly(self.boxes, np.float32)
+            if boxes.shape != (*expected, 4):
+                raise DataError(f"{where}: boxes shape {boxes.shape} != {(*expected, 4)}")
+            set_(self, "boxes", boxes)
+        if self.presence is None:
+            set_(self, "presence", _readonly(self._derived_presence(), bool))
+        else:
+            presence = _readonly(self.presence, bool)
+            if presence.shape != expected:
+                raise DataError(f"{where}: presence shape {presence.shape} != {expected}")
+            set_(self, "presence", presence)
 
+    def _derived_presence(self) -> np.ndarray:
+        presence = np.ones((self.n_frames, len(self.subjects)), bool)
+        pose_visible = self.pose.visible() if self.pose is not None else None
+        for s, name in enumerate(self.subjects):
+            if self.pose is not None and name in self.pose.subjects:
+                presence[:, s] = pose_visible[:, self.pose.subjects.index(name)]
+            elif self.boxes is not None and np.isfinite(self.boxes[:, s]).all(-1).any():
+                presence[:, s] = np.isfinite(self.boxes[:, s]).all(-1)
+        return presence
+
+    # ------------------------------------------------------------------ views
     @property
     def classes(self) -> tuple[str, ...]:
         return self.labels.classes if self.labels is not None else ()
 
-    def keypoints(self) -> Pose | None:
-        """The pose as a `Pose` array (converting sleap-io ``Labels`` on first use)."""
-        if self.pose is None or isinstance(self.pose, Pose):
-            return self.pose
-        from vpbehavior.io.pose import pose_from_sleap  # io layer owns sleap-io
+    @property
+    def duration(self) -> float | None:
+        """Length in seconds, when the frame rate is known."""
+        return self.n_frames / self.fps if self.fps else None
 
-        self.pose = pose_from_sleap(self.pose, n_frames=self.n_frames)
-        return self.pose
+    def replace(self, **changes) -> Recording:
+        """A copy with some fields changed (validated again)."""
+        return dataclasses.replace(self, **changes)
 
     def subject_boxes(self, margin: float = 0.0) -> np.ndarray | None:
         """Boxes ``[T, S, 4]`` in the order of ``subjects``: the given ones, else the keypoints' extent.
@@ -148,23 +230,14 @@ class Recording:
         """
         if self.boxes is not None:
             return self.boxes
-        pose = self.keypoints()
-        if pose is None:
+        if self.pose is None:
             return None
-        pose_boxes = pose.boxes(margin)
+        pose_boxes = self.pose.boxes(margin)
         boxes = np.full((self.n_frames, len(self.subjects), 4), np.nan, np.float32)
         for s, name in enumerate(self.subjects):
-            if name in pose.subjects:
-                boxes[:, s] = pose_boxes[:, pose.subjects.index(name)]
+            if name in self.pose.subjects:
+                boxes[:, s] = pose_boxes[:, self.pose.subjects.index(name)]
         return boxes
-
-    def open_video(self):
-        """A frame-accurate reader of the video (`vpbehavior.io.video.VideoReader`)."""
-        if self.video is None:
-            raise FileNotFoundError(f"recording {self.name!r} has no video attached")
-        from vpbehavior.io.video import open_video
-
-        return open_video(self.video, fps=self.fps)
 
     def summary(self) -> dict:
         """Counts for `vpbehavior inspect`."""
@@ -174,8 +247,23 @@ class Recording:
             "frames": self.n_frames,
             "fps": self.fps,
             "subjects": list(self.subjects),
+            "present_frames": {s: int(n) for s, n in zip(self.subjects, self.presence.sum(0))},
             "classes": list(self.classes),
             "label_counts": self.labels.label_counts() if self.labels is not None else {},
+            "annotated_cells": self.labels.annotated_cells() if self.labels is not None else 0,
             "has_pose": self.pose is not None,
+            "keypoints": list(self.pose.keypoint_names) if self.pose is not None else [],
             "split": self.split,
+            "sources": {k: v for k, v in self.metadata.items() if k in ("pose_file", "label_files", "source")},
         }
+
+    def __repr__(self) -> str:
+        fps = f" @ {self.fps:.4g} fps" if self.fps else ""
+        parts = [f"{self.name!r}", f"{self.n_frames} frames{fps}", f"{len(self.subjects)} subject" + "s" * (len(self.subjects) != 1)]
+        if self.pose is not None:
+            parts.append(f"pose {len(self.pose.keypoint_names)} nodes")
+        if self.labels is not None:
+            parts.append(f"labels {len(self.labels.classes)} classes")
+        if self.split:
+            parts.append(f"split {self.split!r}")
+        return f"Recording({', '.join(parts)})"

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from fixtures_writers.kabr import CLASSES, HEADER, write_kabr
+from vpbehavior.testing.kabr import CLASSES, HEADER, write_kabr
 
 import vpbehavior
 from vpbehavior.io import kabr

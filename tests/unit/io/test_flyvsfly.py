@@ -1,4 +1,4 @@
-"""Fly vs. Fly loader tests on SYNTHETIC .mat files written by tests/fixtures_writers
+"""Fly vs. Fly loader tests on SYNTHETIC .mat files written by vpbehavior.testing
 (MATLAB v5 via scipy and v7.3 via h5py in MATLAB's layout), plus FlyTracker's real
 action_list.txt from ../shared as the behavior vocabulary."""
 
@@ -8,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from fixtures_writers.flyvsfly import (
+from vpbehavior.testing.flyvsfly import (
     BEHAVIORS,
     TRACK_FIELDS,
     cell,

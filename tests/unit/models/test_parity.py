@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import find_shared_dir
+from vpbehavior.testing.fixtures import find_shared_dir
 
 torch = pytest.importorskip("torch")
 

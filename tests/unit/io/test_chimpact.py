@@ -6,7 +6,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from fixtures_writers.chimpact import BEHAVIORS, KEYPOINTS, random_clip, write_processed_action_csv, write_release
+from vpbehavior.testing.chimpact import BEHAVIORS, KEYPOINTS, random_clip, write_processed_action_csv, write_release
 
 import vpbehavior
 from vpbehavior.io import chimpact

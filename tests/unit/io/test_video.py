@@ -11,6 +11,7 @@ import warnings
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
+from vpbehavior.testing.fixtures import find_shared_dir
 import numpy as np
 import pytest
 
@@ -30,12 +31,7 @@ from vpbehavior.io.video import (  # noqa: E402
 )
 
 
-def _shared_dir() -> Path:
-    env = os.environ.get("VPBEHAVIOR_SHARED")
-    return Path(env) if env else Path(__file__).resolve().parents[2] / "shared"
-
-
-SHARED = _shared_dir()
+SHARED = find_shared_dir() or Path("/nonexistent-shared")
 FLY = SHARED / "recordings" / "sleap_fly_pair" / "centered_pair_low_quality.mp4"
 GIF = SHARED / "datasets" / "kabr" / "ZP0446-Auto-Groom.gif"
 needs_fly = pytest.mark.skipif(not FLY.exists(), reason=f"shared recording missing: {FLY}")

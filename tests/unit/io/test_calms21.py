@@ -1,4 +1,4 @@
-"""CalMS21 loader tests on SYNTHETIC files written by tests/fixtures_writers (real layout)."""
+"""CalMS21 loader tests on SYNTHETIC files written by vpbehavior.testing (real layout)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import os
 
 import numpy as np
 import pytest
-from fixtures_writers.calms21 import (
+from vpbehavior.testing.calms21 import (
     TASK1_VOCAB,
     make_sequence,
     sequence_to_json,

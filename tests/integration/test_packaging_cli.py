@@ -13,7 +13,7 @@ from vpbehavior.cli import main
 from vpbehavior.core import BehaviorLabels, Bout, Dataset, Recording
 from vpbehavior.io import registry
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 # conda-forge names of the pip packages where they differ
 CONDA_NAMES = {"torch": "pytorch", "pyqt6": "pyqt", "tables": "pytables"}
 

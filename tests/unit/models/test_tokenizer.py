@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import find_shared_dir
+from vpbehavior.testing.fixtures import find_shared_dir
 
 from vpbehavior.models import Tokenizer, canonicalize_text, tokenize_texts
 
