@@ -1,18 +1,70 @@
 """vpbehavior: VideoPrism for animal behavior.
 
-`import vpbehavior` is cheap: it loads the data model only. Torch, h5py and video
-decoders are imported by the subpackages that need them.
+`import vpbehavior` is cheap: it loads the data model only. The API's functions and configs
+(`vpbehavior.api`) are reachable from here and import torch, h5py and decoders on first use.
 """
 
 from ._version import __version__
-from .core import BehaviorLabels, Bout, Dataset, Pose, Recording
+from .core import (
+    FRAME_LEVEL,
+    BehaviorLabels,
+    Bout,
+    ConfigError,
+    DataError,
+    Dataset,
+    FormatError,
+    Pose,
+    Predictions,
+    Recording,
+    VideoError,
+    VpbehaviorError,
+)
+
+_API = (
+    "load",
+    "open_video",
+    "load_encoder",
+    "extract_features",
+    "train_classifier",
+    "load_classifier",
+    "predict",
+    "evaluate",
+    "run_benchmark",
+    "ExtractConfig",
+    "ExtractionResult",
+    "TrainConfig",
+    "BehaviorClassifier",
+    "EvaluationReport",
+    "BenchmarkResult",
+    "DEFAULT_WEIGHTS",
+)
 
 
-def load(path, format: str = "auto", **options) -> Dataset:
-    """Load recordings from a dataset root, a split folder or a file (see `vpbehavior.io.registry.load`)."""
-    from .io.registry import load as _load
+def __getattr__(name: str):
+    if name in _API:
+        from . import api
 
-    return _load(path, format=format, **options)
+        return getattr(api, name)
+    raise AttributeError(f"module 'vpbehavior' has no attribute {name!r}")
 
 
-__all__ = ["__version__", "load", "BehaviorLabels", "Bout", "Dataset", "Pose", "Recording"]
+def __dir__():
+    return sorted(set(globals()) | set(_API))
+
+
+__all__ = [
+    "__version__",
+    "FRAME_LEVEL",
+    "BehaviorLabels",
+    "Bout",
+    "Dataset",
+    "Pose",
+    "Predictions",
+    "Recording",
+    "VpbehaviorError",
+    "DataError",
+    "FormatError",
+    "VideoError",
+    "ConfigError",
+    *_API,
+]

@@ -1,15 +1,18 @@
 """The `vpbehavior` command: one thin subcommand per pipeline.
 
 Each pipeline module listed in `SUBCOMMANDS` defines ``add_arguments(parser)`` and
-``main(args) -> int``; heavy imports (torch, h5py, decoders) happen inside ``main``
-so that ``vpbehavior --help`` stays fast.
+``main(args) -> int`` and calls the Python API (`vpbehavior.api`). Exit status: 0 done, 1 some
+of the work failed (listed), 2 a usage or data error (one line, no traceback), 130 interrupted.
+Anything else is a bug and shows its traceback.
 """
 
 from __future__ import annotations
 
 import argparse
 import importlib
+import logging
 import sys
+import warnings
 from collections.abc import Sequence
 
 from ._version import __version__
@@ -25,14 +28,19 @@ SUBCOMMANDS: list[tuple[str, str, str]] = [
 ]
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse's usage errors exit 2 with one line after the usage, as ours do."""
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="vpbehavior",
         description="VideoPrism for animal behavior: load recordings, extract features, "
         "classify behavior, score experiments.",
     )
     parser.add_argument("--version", action="version", version=f"vpbehavior {__version__}")
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    parser.add_argument("-v", "--verbose", action="store_true", help="log progress details (epochs, choices) to stderr")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     for name, module, help_text in SUBCOMMANDS:
         cmd = sub.add_parser(name, help=help_text, description=help_text)
         importlib.import_module(module).add_arguments(cmd)
@@ -40,20 +48,46 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:
+    """Data warnings as one line each on stderr; other warnings as Python shows them."""
+    from vpbehavior.reporting import DataWarning
+
+    if issubclass(category, DataWarning):
+        print(f"vpbehavior: warning: {message}", file=sys.stderr)
+    else:
+        sys.stderr.write(warnings.formatwarning(message, category, filename, lineno, line))
+
+
+def _one_line(err: BaseException) -> str:
+    text = " ".join(str(err).split()) or type(err).__name__
+    return text
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    from vpbehavior.core.errors import VpbehaviorError
+
     parser = build_parser()
     args = parser.parse_args(argv)
     if args.command is None:
         parser.print_help()
         return 0
+    if args.verbose:
+        handler = logging.StreamHandler()
+        handler.setFormatter(logging.Formatter("vpbehavior: %(message)s"))
+        logging.getLogger("vpbehavior").addHandler(handler)
+        logging.getLogger("vpbehavior").setLevel(logging.INFO)
+    previous = warnings.showwarning
+    warnings.showwarning = _show_warning
     try:
         return int(importlib.import_module(args._module).main(args) or 0)
-    except (FileNotFoundError, ValueError) as err:
-        print(f"vpbehavior {args.command}: error: {err}", file=sys.stderr)
+    except (VpbehaviorError, OSError) as err:  # a user mistake or the environment: one line, no traceback
+        print(f"vpbehavior {args.command}: error: {_one_line(err)}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print(f"vpbehavior {args.command}: interrupted", file=sys.stderr)
         return 130
+    finally:
+        warnings.showwarning = previous
 
 
 if __name__ == "__main__":

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from typing import TypeVar, Union
 
 logger = logging.getLogger("vpbehavior")
+logger.addHandler(logging.NullHandler())  # a library logs only where the application asks
 
 T = TypeVar("T")
 

@@ -1,7 +1,8 @@
 """Frame-level behavior classification on frozen features.
 
-Modules: `heads` (attention-pooling probe, linear, MLP, temporal conv), `losses` (BCE /
-CE, focal, EQL), `train` (training with early stopping; `BehaviorClassifier` save / load),
-`metrics` (AP, mAP, F1, class-averaged accuracy, bout-level F1, reports), `postprocess`
-(thresholds, smoothing, bout rules, bouts tables).
+Modules: `data` (recordings + cached features -> rows of frames), `heads` (attention-pooling
+probe, linear, MLP, temporal conv), `losses` (BCE / CE, focal, EQL), `classifier` (the
+persisted `BehaviorClassifier` and its `TrainConfig`), `training` (the training loop with early
+stopping and robust thresholds), `evaluation` (`evaluate` -> `EvaluationReport`), `metrics`
+(AP, mAP, F1, class-averaged accuracy, bout-level F1), `postprocess` (smoothing, bout rules).
 """

@@ -17,7 +17,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-HEADS = ("linear", "mlp", "conv", "attention")
+from .config import DEFAULT_WINDOWS, HEADS
+
 
 
 class LinearHead(nn.Module):
@@ -126,4 +127,4 @@ def build_head(kind: str, in_shape: tuple[int, ...], n_classes: int, window: int
 
 def default_window(kind: str) -> int:
     """Frames a head sees by default: 1 for linear/MLP, 31 for conv, 16 for attention."""
-    return {"linear": 1, "mlp": 1, "conv": 31, "attention": 16}[kind]
+    return DEFAULT_WINDOWS[kind]

@@ -5,6 +5,7 @@ from .dataset import Dataset, LoadFailure, SkippedFile
 from .errors import ConfigError, DataError, FormatError, MissingFileError, VideoError, VpbehaviorError
 from .labels import NEGATIVE, POSITIVE, UNANNOTATED, BehaviorLabels, Bout, runs
 from .names import FRAME_LEVEL, match_name, name_key
+from .predictions import Predictions
 from .recording import Pose, Recording
 
 __all__ = [
@@ -15,6 +16,7 @@ __all__ = [
     "Bout",
     "Pose",
     "Recording",
+    "Predictions",
     "POSITIVE",
     "NEGATIVE",
     "UNANNOTATED",

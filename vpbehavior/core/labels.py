@@ -7,8 +7,9 @@ ignore -1 cells, and bouts only describe positive runs.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from types import MappingProxyType
 
 import numpy as np
 
@@ -67,6 +68,26 @@ def _unique_names(names: Sequence[str], what: str) -> tuple[str, ...]:
     return names
 
 
+def _checked_targets(
+    targets: Mapping[tuple[str, str], str] | None, subjects: tuple[str, ...], classes: tuple[str, ...]
+) -> Mapping[tuple[str, str], str]:
+    """``{(subject, behavior): target subject}`` validated against the labels' names (read-only)."""
+    out: dict[tuple[str, str], str] = {}
+    for key, target in dict(targets or {}).items():
+        subject, behavior = (str(k) for k in key)
+        target = str(target)
+        if subject not in subjects or target not in subjects:
+            raise DataError(
+                f"target of {behavior!r}: {subject!r} -> {target!r} names a subject not among {list(subjects)}"
+            )
+        if behavior not in classes:
+            raise DataError(f"target given for behavior {behavior!r}, which is not in the vocabulary {classes}")
+        if subject == target:
+            raise DataError(f"behavior {behavior!r} of {subject!r}: a subject cannot be its own target")
+        out[(subject, behavior)] = target
+    return MappingProxyType(out)
+
+
 def _frozen(array: np.ndarray) -> np.ndarray:
     """``array`` made read-only (a view when it is still writeable elsewhere)."""
     if array.flags.writeable:
@@ -90,9 +111,13 @@ class BehaviorLabels:
     background
         Name of the vocabulary's background class ("other" in CalMS21), if it has one.
         Metrics exclude it.
+    targets
+        ``{(subject, behavior): target subject}``: the subject a behavior is directed at
+        (CalMS21: the resident's behaviors at the intruder). `to_bouts` puts it on every bout
+        of that subject and behavior; behaviors not listed are undirected.
     """
 
-    __slots__ = ("values", "classes", "subjects", "background")
+    __slots__ = ("values", "classes", "subjects", "background", "targets")
 
     def __init__(
         self,
@@ -100,6 +125,7 @@ class BehaviorLabels:
         classes: Sequence[str],
         subjects: Sequence[str] = (FRAME_LEVEL,),
         background: str | None = None,
+        targets: Mapping[tuple[str, str], str] | None = None,
     ) -> None:
         values = np.asarray(values)
         if values.ndim != 3:
@@ -120,6 +146,7 @@ class BehaviorLabels:
         set_(self, "classes", classes)
         set_(self, "subjects", subjects)
         set_(self, "background", background)
+        set_(self, "targets", _checked_targets(targets, subjects, classes))
 
     def __setattr__(self, name: str, value) -> None:
         raise AttributeError(f"BehaviorLabels are immutable; build new ones (e.g. with_bout, masked, with_classes)")
@@ -154,7 +181,8 @@ class BehaviorLabels:
         ``annotated`` says which cells outside the bouts are known negatives: True (all),
         False (none: only bout frames are annotated), or a boolean mask ``[n_frames]`` or
         ``[n_frames, n_subjects]``. Classes and subjects default to those in the bouts, in
-        order of first appearance.
+        order of first appearance. Bout targets become the labels' ``targets``; bouts of one
+        subject and behavior directed at different subjects are an error.
         """
         bouts = list(bouts)
         if classes is None:
@@ -173,7 +201,15 @@ class BehaviorLabels:
         values[mask] = NEGATIVE
         class_index = {c: i for i, c in enumerate(classes)}
         subject_index = {s: i for i, s in enumerate(subjects)}
+        targets: dict[tuple[str, str], str] = {}
         for b in bouts:
+            if b.target is not None:
+                known = targets.setdefault((b.subject, b.behavior), b.target)
+                if known != b.target:
+                    raise DataError(
+                        f"bouts of {b.behavior!r} by {b.subject!r} are directed at both {known!r} and "
+                        f"{b.target!r}; labels hold one target per subject and behavior"
+                    )
             if b.behavior not in class_index:
                 raise DataError(f"bout behavior {b.behavior!r} is not in the vocabulary {classes}")
             if b.subject not in subject_index:
@@ -181,7 +217,7 @@ class BehaviorLabels:
             if b.stop > n_frames:
                 raise DataError(f"bout {b} ends after the last frame (n_frames={n_frames})")
             values[b.start : b.stop, subject_index[b.subject], class_index[b.behavior]] = POSITIVE
-        return cls(values, classes, subjects, background)
+        return cls(values, classes, subjects, background, targets)
 
     @classmethod
     def from_single_label(
@@ -190,6 +226,7 @@ class BehaviorLabels:
         classes: Sequence[str],
         subjects: Sequence[str] | None = None,
         background: str | None = None,
+        targets: Mapping[tuple[str, str], str] | None = None,
     ) -> BehaviorLabels:
         """One-hot labels from class ids ``[n_frames]`` or ``[n_frames, n_subjects]``; -1 = not annotated."""
         ids = np.asarray(ids)
@@ -203,7 +240,7 @@ class BehaviorLabels:
         values = np.repeat(values, len(classes), axis=2)
         t, s = np.nonzero(ids >= 0)
         values[t, s, ids[t, s]] = POSITIVE
-        return cls(values, classes, subjects, background)
+        return cls(values, classes, subjects, background, targets)
 
     # ------------------------------------------------------------------ views
     @property
@@ -254,7 +291,7 @@ class BehaviorLabels:
         for s, subject in enumerate(self.subjects):
             for c, behavior in enumerate(self.classes):
                 for start, stop in runs(self.values[:, s, c] == POSITIVE):
-                    bouts.append(Bout(start, stop, subject, behavior))
+                    bouts.append(Bout(start, stop, subject, behavior, target=self.targets.get((subject, behavior))))
         return sorted(bouts, key=lambda b: (b.start, self.subjects.index(b.subject), self.classes.index(b.behavior)))
 
     def annotated_intervals(self) -> list[tuple[int, int, str]]:
@@ -306,11 +343,11 @@ class BehaviorLabels:
 
     # ------------------------------------------------------------------ edits (each returns new labels)
     def copy(self) -> BehaviorLabels:
-        return BehaviorLabels(self.values.copy(), self.classes, self.subjects, self.background)
+        return BehaviorLabels(self.values.copy(), self.classes, self.subjects, self.background, self.targets)
 
     def with_values(self, values: np.ndarray) -> BehaviorLabels:
-        """The same vocabulary and subjects with other cell values (validated)."""
-        return BehaviorLabels(values, self.classes, self.subjects, self.background)
+        """The same vocabulary, subjects and targets with other cell values (validated)."""
+        return BehaviorLabels(values, self.classes, self.subjects, self.background, self.targets)
 
     def masked(self, mask: np.ndarray) -> BehaviorLabels:
         """Cells where ``mask`` (``[T]``, ``[T, S]`` or ``[T, S, C]``) is True become not annotated."""
@@ -322,10 +359,13 @@ class BehaviorLabels:
         return self.with_values(np.where(np.broadcast_to(mask, self.shape), UNANNOTATED, self.values))
 
     def with_bout(self, bout: Bout, value: int = POSITIVE) -> BehaviorLabels:
-        """Labels with a bout's cells set positive (or negative / not annotated)."""
+        """Labels with a bout's cells set positive (or negative / not annotated); a bout's target is kept."""
         values = self.values.copy()
         values[bout.start : bout.stop, self.subject_index(bout.subject), self.class_index(bout.behavior)] = value
-        return self.with_values(values)
+        if bout.target is None or value != POSITIVE:
+            return self.with_values(values)
+        targets = {**self.targets, (bout.subject, bout.behavior): bout.target}
+        return BehaviorLabels(values, self.classes, self.subjects, self.background, targets)
 
     def subject_index(self, name: str) -> int:
         try:
@@ -335,7 +375,9 @@ class BehaviorLabels:
 
     def slice_frames(self, start: int, stop: int) -> BehaviorLabels:
         """Labels of frames ``[start, stop)``."""
-        return BehaviorLabels(self.values[start:stop].copy(), self.classes, self.subjects, self.background)
+        return BehaviorLabels(
+            self.values[start:stop].copy(), self.classes, self.subjects, self.background, self.targets
+        )
 
     def with_classes(self, classes: Sequence[str]) -> BehaviorLabels:
         """Reorder to another vocabulary; classes new to these labels become not annotated."""
@@ -344,7 +386,8 @@ class BehaviorLabels:
             if name in self.classes:
                 values[:, :, j] = self.values[:, :, self.class_index(name)]
         background = self.background if self.background in classes else None
-        return BehaviorLabels(values, classes, self.subjects, background)
+        targets = {k: t for k, t in self.targets.items() if k[1] in classes}
+        return BehaviorLabels(values, classes, self.subjects, background, targets)
 
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, BehaviorLabels):
@@ -353,15 +396,19 @@ class BehaviorLabels:
             self.classes == other.classes
             and self.subjects == other.subjects
             and self.background == other.background
+            and dict(self.targets) == dict(other.targets)
             and np.array_equal(self.values, other.values)
         )
 
     def __getstate__(self):
-        return {k: getattr(self, k) for k in self.__slots__}
+        state = {k: getattr(self, k) for k in self.__slots__}
+        state["targets"] = dict(self.targets)  # a mappingproxy does not pickle
+        return state
 
     def __setstate__(self, state) -> None:
+        state = {"targets": {}, **state}  # pickles from before targets existed
         for key, value in state.items():
-            object.__setattr__(self, key, value)
+            object.__setattr__(self, key, MappingProxyType(dict(value)) if key == "targets" else value)
 
     def __repr__(self) -> str:
         subjects = f"{len(self.subjects)} subjects" if len(self.subjects) != 1 else f"subject {self.subjects[0]!r}"

@@ -23,72 +23,74 @@ cache (`vpbehavior.features.cache`) batch by batch; an interrupted run resumes.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import queue
 import threading
-import warnings
-from collections.abc import Iterator
-from dataclasses import asdict, dataclass
+from collections.abc import Iterator, Sequence
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
 
+from vpbehavior._config import check_choices, option
 from vpbehavior.core import Recording
+from vpbehavior.core.errors import ConfigError, DataError, MissingFileError, VideoError
+from vpbehavior.reporting import Progress, progress_reporter, warn_data
+from vpbehavior.runtime import autocast, resolve_device
 
 from . import cache as fcache
 
 
+#: Fields of `ExtractConfig` that change how features are computed (the cache's provenance);
+#: the others only change how fast.
+_RUNTIME_FIELDS = ("batch_size", "prefetch", "device")
+
+
 @dataclass(frozen=True)
 class ExtractConfig:
-    """Extraction options (part of the cache provenance).
+    """Extraction options. Every field is also a `vpbehavior extract` flag.
 
-    Attributes
-    ----------
-    clip_length
-        Frames per clip (0 = the model's native number of frames).
-    stride
-        Clip starts are this many (phase) frames apart (0 = half a clip).
-    frame_step
-        Spacing of the frames inside a clip (1 = consecutive).
-    size
-        Input resolution (0 = the model's native size); a multiple of the patch size.
-    token_grid
-        Side of the pooled token grid stored per frame (0 = do not store tokens; capped at
-        the model's own grid).
-    subjects
-        Also store per-subject embeddings when the recording has boxes or keypoints.
-    box_margin
-        Pixels added around keypoint-derived boxes.
-    dtype
-        Storage dtype ("float16" or "float32").
+    Zero means "the model's own value" for clip_length, stride and size; `resolved` fills them in.
+    All fields but batch_size, prefetch and device are part of the cache's provenance.
     """
 
-    clip_length: int = 0
-    stride: int = 0
-    frame_step: int = 1
-    size: int = 0
-    token_grid: int = 4
-    subjects: bool = True
-    box_margin: float = 4.0
-    dtype: str = "float16"
+    clip_length: int = option(0, "frames per clip (0: the model's, 16 for base)")
+    stride: int = option(0, "frames between clip starts (0: half a clip)")
+    frame_step: int = option(1, "spacing of frames inside a clip (KABR: 5)")
+    size: int = option(0, "input resolution in pixels, a multiple of the patch size (0: the model's, 288 for base)")
+    token_grid: int = option(4, "side of the pooled token grid stored per frame for the attention probe (0: none)")
+    subjects: bool = option(True, "also store per-subject (box-pooled) embeddings when there are boxes or pose")
+    box_margin: float = option(4.0, "pixels added around keypoint-derived boxes")
+    dtype: str = option("float16", "storage dtype of the cache", ("float16", "float32"))
+    batch_size: int = option(4, "clips per encoder call")
+    prefetch: int = option(2, "decoded batches kept ready by the decoding thread")
+    device: str = option("auto", "cpu, cuda, cuda:N or auto (bf16 autocast where the hardware runs it natively)")
+
+    def __post_init__(self) -> None:
+        check_choices(self)
+        for name in ("clip_length", "stride", "size", "token_grid"):
+            if getattr(self, name) < 0:
+                raise ConfigError(f"{name.replace('_', '-')} must be >= 0, got {getattr(self, name)}")
+        for name in ("frame_step", "batch_size"):
+            if getattr(self, name) < 1:
+                raise ConfigError(f"{name.replace('_', '-')} must be >= 1, got {getattr(self, name)}")
 
     def resolved(self, model) -> ExtractConfig:
-        """Fill defaults from the model and validate."""
+        """Fill defaults from the model and validate against it."""
         length = self.clip_length or model.num_frames
         stride = self.stride or max(1, length // 2)
         size = self.size or model.image_size
         if size % model.patch_size:
-            raise ValueError(f"input size {size} is not a multiple of the model's patch size {model.patch_size}")
-        if length < 1 or stride < 1 or self.frame_step < 1:
-            raise ValueError("clip_length, stride and frame_step must be >= 1")
+            raise ConfigError(f"input size {size} is not a multiple of the model's patch size {model.patch_size}")
         if stride > length:
-            raise ValueError(f"stride {stride} > clip_length {length} would leave frames without a clip")
-        if self.dtype not in ("float16", "float32"):
-            raise ValueError(f"dtype must be 'float16' or 'float32', not {self.dtype!r}")
-        if self.token_grid < 0:
-            raise ValueError(f"token_grid must be >= 0, got {self.token_grid}")
+            raise ConfigError(f"stride {stride} > clip length {length} would leave frames without a clip")
         token_grid = min(self.token_grid, size // model.patch_size)  # never finer than the model's own grid
-        return ExtractConfig(length, stride, self.frame_step, size, token_grid, self.subjects, self.box_margin, self.dtype)
+        return dataclasses.replace(self, clip_length=length, stride=stride, size=size, token_grid=token_grid)
+
+    def provenance(self) -> dict:
+        """The fields that decide what the features are."""
+        return {k: v for k, v in asdict(self).items() if k not in _RUNTIME_FIELDS}
 
 
 # ------------------------------------------------------------------ the clip plan
@@ -140,22 +142,28 @@ def weights_hash(model) -> str:
     return h.hexdigest()
 
 
-def load_encoder(spec: str, device: str = "cpu", seed: int = 0):
-    """An encoder with weights (path / released name / repo id) or, for ``random:<config>``, random init.
+DEFAULT_WEIGHTS = "videoprism_public_v1_base"
 
-    Only the ``random:`` prefix gives random weights (``random:tiny``, seeded by ``seed``);
-    anything else, including ``base``, goes to `VideoPrism.from_pretrained`, so a name that
-    is both a config and a released model never silently yields a random encoder.
+
+def load_encoder(weights: str = DEFAULT_WEIGHTS, device: str = "auto", seed: int = 0):
+    """A VideoPrism encoder: official or own weights, or random weights for ``random:<config>``.
+
+    ``weights`` is a file (.npz / .safetensors), a released name (``videoprism_public_v1_base``),
+    a hub repo id, or ``random:<config>`` (``random:tiny``, seeded by ``seed``) for trying things
+    out. Only the ``random:`` prefix gives random weights, so a name that is both a config and a
+    released model never silently yields a random encoder.
     """
     from vpbehavior.models import VideoPrism, build_model
 
-    if spec.startswith("random:"):
-        name = spec.removeprefix("random:")
+    device = resolve_device(device)
+    weights = str(weights)
+    if weights.startswith("random:"):
+        name = weights.removeprefix("random:")
         model = build_model(name, seed=seed)
         origin = f"random:{name}:seed{seed}"
     else:
-        model = VideoPrism.from_pretrained(spec, device=device)
-        origin = str(Path(spec).resolve()) if Path(spec).exists() else spec
+        model = VideoPrism.from_pretrained(weights, device=device)
+        origin = str(Path(weights).resolve()) if Path(weights).exists() else weights
     model.eval().to(device)
     model.origin = origin
     return model
@@ -168,16 +176,6 @@ def encoder_identity(model) -> dict:
         "config": model.config.to_dict(),
         "weights_sha256": weights_hash(model),
     }
-
-
-def resolve_device(device: str) -> str:
-    import torch
-
-    if device == "auto":
-        return "cuda" if torch.cuda.is_available() else "cpu"
-    if device.startswith("cuda") and not torch.cuda.is_available():
-        raise ValueError(f"device {device!r} requested but CUDA is not available")
-    return device
 
 
 # ------------------------------------------------------------------ decoding (background thread)
@@ -223,7 +221,7 @@ def iter_clip_batches(
         if k == len(clips):
             break
     if k < len(clips):
-        raise ValueError(f"the video ended at frame {t + 1} but clip {k} needs frame {int(clips[k].frames.max())}")
+        raise VideoError(f"the video ended at frame {t + 1} but clip {k} needs frame {int(clips[k].frames.max())}")
     if batch:
         yield batch_ids, np.stack(batch)
 
@@ -315,7 +313,7 @@ def pool_clip_outputs(
 def extraction_provenance(recording: Recording, identity: dict, config: ExtractConfig, boxes: np.ndarray | None) -> dict:
     return {
         "encoder": identity,
-        "extraction": asdict(config),
+        "extraction": config.provenance(),
         "video": fcache.video_identity(recording.video),
         "n_frames": int(recording.n_frames),
         "subjects": list(recording.subjects) if boxes is not None else None,
@@ -328,11 +326,9 @@ def extract_recording(
     model,
     cache_dir: str | Path,
     config: ExtractConfig | None = None,
-    batch_size: int = 4,
-    device: str = "cpu",
-    prefetch: int = 2,
+    *,
     overwrite: bool = False,
-    progress: bool = True,
+    progress: Progress = False,
     identity: dict | None = None,
     max_clips: int | None = None,
 ) -> Path:
@@ -348,53 +344,52 @@ def extract_recording(
         Folder of ``<name>.features.h5`` files.
     config
         `ExtractConfig`; defaults from the model.
-    batch_size
-        Clips per encoder call.
-    device
-        "cpu", "cuda[:i]" or "auto" (bf16 autocast on GPU).
-    prefetch
-        Decoded batches kept ready by the decoding thread.
     overwrite
         Recompute even a fresh cache.
+    progress
+        True (a bar), False, or a callback (see `vpbehavior.reporting`).
     identity
         `encoder_identity(model)`, if already computed (hashing big weights takes a moment).
     max_clips
         Stop after this many clips (leaves a resumable partial file; for tests and demos).
+
+    An interrupted run (Ctrl-C) keeps its partial file and resumes from it; a run that fails on
+    the data (an undecodable video) removes it, so no ``.partial`` is left behind a failure.
     """
     import torch
-    from tqdm.auto import tqdm
+
+    from vpbehavior.io.video import open_video
 
     if recording.video is None:
-        raise ValueError(f"recording {recording.name!r} has no video to extract features from")
-    device = resolve_device(device)
+        raise DataError(f"recording {recording.name!r} has no video to extract features from")
     config = (config or ExtractConfig()).resolved(model)
+    device = resolve_device(config.device)
     identity = identity or encoder_identity(model)
     path = fcache.cache_path(cache_dir, recording.name, recording.video)
-    reader = recording.open_video()
+    reader = open_video(recording.video, fps=recording.fps)
     n_video = len(reader)
     n_frames = int(recording.n_frames) or n_video
     if n_video < n_frames:
-        warnings.warn(
+        warn_data(
             f"{recording.video}: the video has {n_video} frames but the recording has {n_frames}; "
-            f"frames {n_video}..{n_frames - 1} get NaN features",
-            stacklevel=2,
+            f"frames {n_video}..{n_frames - 1} get NaN features"
         )
-    boxes = None
-    if config.subjects:
-        boxes = recording.subject_boxes(config.box_margin)
+    boxes = recording.subject_boxes(config.box_margin) if config.subjects else None
     provenance = extraction_provenance(recording, identity, config, boxes)
     if not overwrite and fcache.is_fresh(path, provenance):
+        reader.close()
         return path
     if overwrite:
         fcache.partial_path(path).unlink(missing_ok=True)
     n_used = min(n_video, n_frames)
     if n_used == 0:
-        raise ValueError(f"{recording.video}: no decodable frames")
+        reader.close()
+        raise VideoError(f"{recording.video}: no decodable frames", recording.video)
     clips = plan_clips(n_used, config.clip_length, config.stride, config.frame_step)
     writer = fcache.CacheWriter(
         path, provenance, n_frames, model.model_dim, len(clips), config.token_grid,
         tuple(recording.subjects) if boxes is not None else None, config.dtype,
-    )
+    )  # fmt: skip
     size, patch = config.size, model.patch_size
     g = size // patch
     frame_h, frame_w = reader.shape[1:3]
@@ -402,19 +397,19 @@ def extract_recording(
     done = writer.clips_done
     todo = clips[done:] if max_clips is None else clips[done : done + max_clips]
     model = model.to(device).eval()
-    autocast = torch.autocast("cuda", dtype=torch.bfloat16, enabled=device.startswith("cuda"))
-    bar = tqdm(total=len(clips), initial=done, desc=f"extract {recording.name}", unit="clip", disable=not progress, leave=False)
     producer = None
+    failed = False
+    bar = progress_reporter(progress, f"extract {recording.name}", len(clips), "clip", initial=done)
     try:
         if todo:
             first = int(min(c.frames.min() for c in todo))
             frames = reader.iter_frames(first, n_used)
-            producer = Prefetcher(iter_clip_batches(frames, first, todo, size, batch_size), prefetch)
+            producer = Prefetcher(iter_clip_batches(frames, first, todo, size, config.batch_size), config.prefetch)
             for ids, batch in producer:
                 sel = [todo[i] for i in ids]
                 video = torch.from_numpy(batch).to(device, non_blocking=True)
                 paddings = torch.from_numpy(np.stack([~c.valid for c in sel]).astype(np.float32)).to(device)
-                with torch.inference_mode(), autocast:
+                with torch.inference_mode(), autocast(device):
                     tokens = model(video.float().div_(255.0), frame_paddings=paddings if paddings.any() else None).embeddings
                     tokens = tokens.float().reshape(len(sel), config.clip_length, g, g, -1)
                     masks = None
@@ -434,16 +429,63 @@ def extract_recording(
                 jj = np.array([picks[o][0] for o in order])
                 pp = np.array([picks[o][1] for o in order])
                 writer.write(rows_arr, frame[jj, pp], None if grid is None else grid[jj, pp],
-                             None if subject is None else subject[jj, pp])
+                             None if subject is None else subject[jj, pp])  # fmt: skip
                 done += len(sel)
                 writer.mark(done)
                 bar.update(len(sel))
         if done == len(clips):
             return writer.finish()
         return fcache.partial_path(path)
+    except Exception:
+        failed = True
+        raise
     finally:
         bar.close()
         if producer is not None:
             producer.close()
         writer.close()
         reader.close()
+        if failed:  # a data failure: nothing to resume from; Ctrl-C (not an Exception) keeps the partial file
+            fcache.partial_path(path).unlink(missing_ok=True)
+
+
+@dataclass
+class ExtractionResult:
+    """What `extract_features` did: cache paths by recording name, and the recordings that failed."""
+
+    paths: dict[str, Path] = field(default_factory=dict)
+    failures: list[tuple[str, str]] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.failures
+
+
+def extract_features(
+    recordings: Sequence[Recording],
+    encoder,
+    config: ExtractConfig | None = None,
+    *,
+    cache: str | Path,
+    overwrite: bool = False,
+    progress: Progress = False,
+) -> ExtractionResult:
+    """Extract the features of every recording with a video into the cache folder ``cache``.
+
+    Batch work goes on past a recording that fails (an undecodable video, a missing file); each
+    failure is in the result with its reason. Recordings without a video are skipped.
+    """
+    config = (config or ExtractConfig()).resolved(encoder)
+    identity = encoder_identity(encoder)
+    result = ExtractionResult()
+    with_video = [r for r in recordings if r.video is not None]
+    with progress_reporter(progress if len(with_video) > 1 else False, "recordings", len(with_video), "rec") as bar:
+        for rec in with_video:
+            try:
+                result.paths[rec.name] = extract_recording(
+                    rec, encoder, cache, config, overwrite=overwrite, progress=progress, identity=identity
+                )
+            except (DataError, MissingFileError, OSError) as err:
+                result.failures.append((rec.name, str(err)))
+            bar.update()
+    return result

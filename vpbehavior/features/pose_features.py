@@ -28,6 +28,7 @@ from dataclasses import asdict, dataclass
 import numpy as np
 
 from vpbehavior.core import Pose, Recording
+from vpbehavior.core.errors import DataError
 
 
 @dataclass(frozen=True)
@@ -211,7 +212,7 @@ def pose_features(
     config = config or PoseFeatureConfig()
     points = interpolate_missing(pose.points)
     if points.shape[2] < 2:
-        raise ValueError(f"pose features need at least 2 keypoints per subject, got {points.shape[2]}")
+        raise DataError(f"pose features need at least 2 keypoints per subject, got {points.shape[2]}")
     base, names, geometry = _subject_base(points, pose.keypoint_names, fps, config.max_pairs)
     if config.social and points.shape[1] >= 2:
         social, social_names = _social(points, geometry)
@@ -234,9 +235,9 @@ def recording_pose_features(
     of all pose subjects are concatenated; a frame-level subject beside pose subjects gets
     the mean of the pose subjects' features.
     """
-    pose = recording.keypoints()
+    pose = recording.pose
     if pose is None:
-        raise ValueError(f"recording {recording.name!r} has no pose; pose features need keypoints")
+        raise DataError(f"recording {recording.name!r} has no pose; pose features need keypoints")
     feats, _ = pose_features(pose, recording.fps, config)
     subjects = recording.subjects
     if tuple(pose.subjects) == tuple(subjects):
@@ -245,7 +246,7 @@ def recording_pose_features(
         return feats.reshape(feats.shape[0], 1, -1)
     known = [s for s in subjects if s in pose.subjects]
     if not known and len(subjects) > 1:
-        raise ValueError(
+        raise DataError(
             f"recording {recording.name!r}: label subjects {list(subjects)} do not match pose tracks {list(pose.subjects)}"
         )
     # subjects with a pose track get their own features; a frame-level subject next to them

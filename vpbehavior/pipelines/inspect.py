@@ -4,46 +4,105 @@ from __future__ import annotations
 
 import argparse
 import json
+from pathlib import Path
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("path", help="a video, a frame folder, a label/pose file or a dataset folder")
     parser.add_argument("--format", default="auto", help="dataset format (default: detect from the files)")
     parser.add_argument("--json", action="store_true", help="print one JSON object instead of a table")
-    parser.add_argument("--recordings", action="store_true", help="also list every recording")
+    parser.add_argument("--recordings", action="store_true", help="also list every recording and its files")
+    parser.add_argument("--verify", action="store_true", help="decode every frame of a single video to find damage")
 
 
-def inspect_path(path: str, format: str = "auto") -> dict:
+def _is_video_file(path: Path) -> bool:
+    from vpbehavior.io.video import VIDEO_SUFFIXES
+
+    return path.is_file() and path.suffix.lower() in VIDEO_SUFFIXES
+
+
+def inspect_path(path: str | Path, format: str = "auto", verify: bool = False) -> dict:
     """The summary object printed by ``inspect --json``.
 
-    Keys: format, path, recordings, frames, subjects, classes, label_counts, splits,
-    failures, recording_summaries.
+    Keys: format, path, recordings, labelled_recordings, frames, annotated_cells, subjects,
+    classes, label_counts, splits, test_split, failures, skipped, unpaired, recording_summaries;
+    for a single video also ``video`` (frames, fps, resolution, codec, duration, truncated).
     """
-    from vpbehavior.io.registry import load
+    import vpbehavior
 
-    return load(path, format=format).summary()
+    path = Path(path)
+    if format == "auto" and _is_video_file(path):
+        from vpbehavior.io.video import probe_video
+
+        info = probe_video(path)
+        if verify:
+            from vpbehavior.io.video import verify_video
+
+            info["verified"] = verify_video(path, progress=True)
+        summary = vpbehavior.load(path, format="folder").summary()
+        summary.update(format="video", video=info)
+        return summary
+    return vpbehavior.load(path, format=format).summary()
 
 
-def _format_table(summary: dict, with_recordings: bool) -> str:
+def _video_lines(info: dict) -> list[str]:
+    duration = info.get("duration")
     lines = [
-        f"path:        {summary['path']}",
-        f"format:      {summary['format']}",
-        f"recordings:  {summary['recordings']}",
+        f"video:       {info.get('width')}x{info.get('height')}, codec {info.get('codec')}, "
+        f"container {info.get('container') or info.get('format') or '?'}",
+        f"             {info.get('n_frames')} frames at {info.get('fps') or '?'} fps"
+        + (f", {duration:.2f} s" if duration else ""),
+    ]
+    if info.get("truncated"):
+        lines.append("             TRUNCATED: only the frames listed above can be decoded")
+    verified = info.get("verified")
+    if verified:
+        bad = verified.get("first_bad_frame")
+        lines.append(
+            f"verified:    {verified.get('good_frames')} frames decode"
+            + ("" if bad is None else f"; decoding fails at frame {bad}")
+        )
+    return lines
+
+
+def format_table(summary: dict, with_recordings: bool) -> str:
+    lines = [f"path:        {summary['path']}", f"format:      {summary['format']}"]
+    if "video" in summary:
+        lines += _video_lines(summary["video"])
+    lines += [
+        f"recordings:  {summary['recordings']} ({summary['labelled_recordings']} with labels)",
         f"frames:      {summary['frames']}",
         f"subjects:    {', '.join(map(str, summary['subjects'])) or '-'}",
-        f"splits:      {', '.join(f'{k}={v}' for k, v in summary['splits'].items()) or '-'}",
+        f"splits:      {', '.join(f'{k}={v}' for k, v in summary['splits'].items()) or '-'}"
+        + (f" (test split: {summary['test_split']})" if summary.get("test_split") else ""),
     ]
     if summary["classes"]:
         width = max(len(c) for c in summary["classes"])
-        lines.append("classes (positive frame x subject cells):")
+        lines.append(
+            f"classes (positive frame x subject cells, of {summary['annotated_cells']} annotated cells):"
+        )
         lines += [f"  {c:<{width}}  {summary['label_counts'].get(c, 0):>10}" for c in summary["classes"]]
     else:
         lines.append("classes:     none (no labels)")
-    if with_recordings:
+    recs = summary["recording_summaries"]
+    if with_recordings or len(recs) == 1:
         lines.append("recordings:")
-        for rec in summary["recording_summaries"]:
-            fps = f"{rec['fps']:.3g} fps" if rec["fps"] else "fps unknown"
+        for rec in recs:
+            fps = f"{rec['fps']:.4g} fps" if rec["fps"] else "fps unknown"
             lines.append(f"  {rec['name']}: {rec['frames']} frames, {fps}, split={rec['split'] or '-'}")
+            sources = rec.get("sources") or {}
+            pose = sources.get("pose_file")
+            labels = sources.get("label_files") or []
+            if "pose_file" in sources or "label_files" in sources:
+                lines.append(f"    pose:   {pose or 'none found'}")
+                lines.append(f"    labels: {', '.join(map(str, labels)) if labels else 'none found'}")
+            partial = {s: n for s, n in rec.get("present_frames", {}).items() if n < rec["frames"]}
+            if partial:
+                lines.append("    present in: " + ", ".join(f"{s} {n} of {rec['frames']} frames" for s, n in partial.items()))
+    for key, title in (("unpaired", "not paired with a video"), ("skipped", "skipped (not recordings)")):
+        if summary.get(key):
+            lines.append(f"{title} ({len(summary[key])}):")
+            lines += [f"  {f['path']}: {f['reason']}" for f in summary[key]]
     if summary["failures"]:
         lines.append(f"failed to load ({len(summary['failures'])}):")
         lines += [f"  {f['path']}: {f['error']}" for f in summary["failures"]]
@@ -51,9 +110,12 @@ def _format_table(summary: dict, with_recordings: bool) -> str:
 
 
 def main(args: argparse.Namespace) -> int:
-    summary = inspect_path(args.path, args.format)
+    summary = inspect_path(args.path, args.format, args.verify)
     if args.json:
         print(json.dumps(summary, indent=1))
     else:
-        print(_format_table(summary, args.recordings))
-    return 1 if summary["failures"] and not summary["recordings"] else 0
+        print(format_table(summary, args.recordings))
+    if summary["failures"]:
+        return 1
+    verified = (summary.get("video") or {}).get("verified")
+    return 1 if verified and verified.get("first_bad_frame") is not None else 0

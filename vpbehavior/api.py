@@ -1,0 +1,149 @@
+"""The typed front door: everything the commands, the napari plugin and notebooks call.
+
+    import vpbehavior as vpb
+
+    data = vpb.load("experiment/")                                   # -> Dataset
+    encoder = vpb.load_encoder("videoprism_public_v1_base")          # or "random:tiny" to try things out
+    vpb.extract_features(data.recordings, encoder, vpb.ExtractConfig(), cache="feats")
+    clf = vpb.train_classifier(data.split("train"), config=vpb.TrainConfig(kind="video"), features="feats")
+    pred = clf.predict(data.split("test")[0], features="feats")       # -> Predictions [T, S, C]
+    report = vpb.evaluate(clf, data.split("test"), features="feats")  # -> EvaluationReport
+
+Configs are frozen dataclasses (`ExtractConfig`, `TrainConfig`); the command line derives its
+flags and defaults from them. Long functions take ``progress=`` (see `vpbehavior.reporting`).
+This module imports torch only when a function that needs it is called.
+"""
+
+from __future__ import annotations
+
+import importlib
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from vpbehavior.core import Dataset, Predictions, Recording
+from vpbehavior.reporting import Progress
+
+if TYPE_CHECKING:  # pragma: no cover
+    from vpbehavior.classify.classifier import BehaviorClassifier
+    from vpbehavior.classify.config import TrainConfig
+    from vpbehavior.classify.evaluation import EvaluationReport
+    from vpbehavior.features.extract import ExtractConfig, ExtractionResult
+
+#: Names this module re-exports from deeper modules, imported on first use.
+_LAZY = {
+    "ExtractConfig": "vpbehavior.features.extract",
+    "ExtractionResult": "vpbehavior.features.extract",
+    "DEFAULT_WEIGHTS": "vpbehavior.features.extract",
+    "load_encoder": "vpbehavior.features.extract",
+    "TrainConfig": "vpbehavior.classify.config",
+    "BehaviorClassifier": "vpbehavior.classify.classifier",
+    "EvaluationReport": "vpbehavior.classify.evaluation",
+    "BenchmarkResult": "vpbehavior.protocols",
+    "PROTOCOLS": "vpbehavior.protocols",
+    "run_benchmark": "vpbehavior.protocols",
+}
+
+__all__ = [
+    "load",
+    "open_video",
+    "load_encoder",
+    "extract_features",
+    "train_classifier",
+    "load_classifier",
+    "predict",
+    "evaluate",
+    "run_benchmark",
+    *_LAZY,
+]
+
+
+def __getattr__(name: str):
+    if name in _LAZY:
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    raise AttributeError(f"module 'vpbehavior.api' has no attribute {name!r}")
+
+
+def load(path: str | Path, format: str = "auto", **options) -> Dataset:
+    """Recordings from a dataset root, a split folder, a lab folder or a single file.
+
+    ``format`` is a registered format name or "auto" (detected from the files); ``options`` go
+    to the format's loader (e.g. ``propagate=True`` for ChimpACT).
+    """
+    from vpbehavior.io.registry import load as _load
+
+    return _load(path, format=format, **options)
+
+
+def open_video(source: Recording | str | Path):
+    """A frame-accurate reader (``reader[i]`` is the i-th decoded frame) of a recording's video or a video file."""
+    from vpbehavior.core.errors import DataError
+    from vpbehavior.io.video import open_video as _open
+
+    if isinstance(source, Recording):
+        if source.video is None:
+            raise DataError(f"recording {source.name!r} has no video attached")
+        return _open(source.video, fps=source.fps)
+    return _open(source)
+
+
+def extract_features(
+    recordings,
+    encoder,
+    config: ExtractConfig | None = None,
+    *,
+    cache: str | Path,
+    overwrite: bool = False,
+    progress: Progress = False,
+) -> ExtractionResult:
+    """Frozen VideoPrism features of every recording with a video, into the HDF5 cache folder ``cache``.
+
+    Resumes interrupted work and reuses caches made with the same encoder and settings; a recording
+    that fails is listed in the result's ``failures`` and the others go on.
+    """
+    from vpbehavior.features.extract import extract_features as _extract
+
+    return _extract(list(recordings), encoder, config, cache=cache, overwrite=overwrite, progress=progress)
+
+
+def train_classifier(
+    train,
+    val=None,
+    config: TrainConfig | None = None,
+    *,
+    features: str | Path | None = None,
+    progress: Progress = False,
+) -> BehaviorClassifier:
+    """Train a frame-level behavior classifier on labelled recordings (see `TrainConfig`).
+
+    Without ``val``, part of ``train`` is held out for early stopping and thresholds. ``features``
+    is the cache folder of `extract_features`, needed for video feature kinds.
+    """
+    from vpbehavior.classify.training import train_classifier as _train
+
+    return _train(list(train), None if val is None else list(val), config, features=features, progress=progress)
+
+
+def load_classifier(path: str | Path) -> BehaviorClassifier:
+    """A classifier saved by ``BehaviorClassifier.save`` (or `vpbehavior train`)."""
+    from vpbehavior.classify.classifier import BehaviorClassifier
+
+    return BehaviorClassifier.load(path)
+
+
+def predict(classifier: BehaviorClassifier, recording: Recording, *, features: str | Path | None = None) -> Predictions:
+    """Per-frame, per-subject scores and calls for one recording (labels not needed)."""
+    return classifier.predict(recording, features=features)
+
+
+def evaluate(
+    classifier: BehaviorClassifier,
+    recordings,
+    *,
+    features: str | Path | None = None,
+    iou: float = 0.5,
+    progress: Progress = False,
+) -> EvaluationReport:
+    """Score labelled recordings and measure the calls against their labels (mAP, F1, bout F1)."""
+    from vpbehavior.classify.evaluation import evaluate as _evaluate
+
+    return _evaluate(classifier, list(recordings), features=features, iou=iou, progress=progress)

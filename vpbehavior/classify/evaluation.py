@@ -1,0 +1,189 @@
+"""Evaluate a classifier on labelled recordings the way the field does: mAP, F1, bouts.
+
+Scoring goes through `BehaviorClassifier.predict` (one code path with scoring new videos); the
+targets are the labels in the classifier's class space, per row. Cells where a subject is absent
+or not annotated are left out of every metric.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from vpbehavior.core import Predictions, Recording
+from vpbehavior.core.errors import DataError
+from vpbehavior.reporting import Progress, track
+
+from .classifier import BehaviorClassifier
+from .data import row_targets
+from .metrics import evaluation_report
+
+
+@dataclass(frozen=True)
+class ScoredRecording:
+    """A recording's predictions next to its targets ``[T, R, C]`` (rows as in the predictions)."""
+
+    predictions: Predictions
+    targets: np.ndarray
+
+
+@dataclass
+class EvaluationReport:
+    """Metrics over the evaluated recordings (see `vpbehavior.classify.metrics.evaluation_report`).
+
+    ``metrics`` is the JSON-ready dict (mAP, macro_f1, segmental_f1, per_class, ...); the main
+    numbers are also attributes. ``scored`` keeps each recording's predictions and targets.
+    """
+
+    metrics: dict
+    scored: list[ScoredRecording] = field(default_factory=list, repr=False)
+
+    @property
+    def mAP(self) -> float | None:
+        return self.metrics.get("mAP")
+
+    @property
+    def macro_f1(self) -> float | None:
+        return self.metrics.get("macro_f1")
+
+    @property
+    def segmental_f1(self) -> float | None:
+        return self.metrics.get("segmental_f1")
+
+    @property
+    def per_class(self) -> list[dict]:
+        return self.metrics["per_class"]
+
+    def to_dict(self) -> dict:
+        return dict(self.metrics)
+
+    def __repr__(self) -> str:
+        def f(v):
+            return "n/a" if v is None else f"{v:.3f}"
+
+        return (
+            f"EvaluationReport(mAP {f(self.mAP)}, macro F1 {f(self.macro_f1)}, bout F1 {f(self.segmental_f1)}, "
+            f"{len(self.metrics.get('recordings', []))} recordings, {self.metrics.get('n_cells')} annotated cells)"
+        )
+
+    def summary(self) -> str:
+        """A short table for the terminal."""
+
+        def f(v):
+            return "   n/a" if v is None else f"{v:6.3f}"
+
+        m = self.metrics
+        lines = [
+            f"recordings: {len(m['recordings'])}, evaluated frame x subject cells (annotated, subject present): "
+            f"{m['n_cells']}",
+            f"mAP {f(m['mAP'])}   macro F1 {f(m['macro_f1'])}   bout F1@IoU {m['segmental_iou']} {f(m['segmental_f1'])}",
+        ]
+        if "class_averaged_accuracy" in m:
+            lines.append(f"class-averaged top-1 {f(m['class_averaged_accuracy'])}   top-1 {f(m['top1_accuracy'])}")
+        width = max(len(c["class"]) for c in m["per_class"])
+        lines.append(f"{'class':<{width}}      AP      F1    prec  recall  positives")
+        for c in m["per_class"]:
+            mark = " (background)" if c["background"] else ""
+            lines.append(
+                f"{c['class']:<{width}}  {f(c['ap'])}  {f(c['f1'])}  {f(c['precision'])}  {f(c['recall'])}"
+                f"  {c['support']:9d}{mark}"
+            )
+        return "\n".join(lines)
+
+    def write(self, out: str | Path) -> dict[str, Path]:
+        """report.json, per_class.csv, bouts.csv, pr_curves.png and ethogram.png in folder ``out``."""
+        from vpbehavior._files import atomic_write_text
+        from vpbehavior.plots import plot_ethogram, plot_pr_curves
+
+        from .postprocess import bouts_table, write_csv
+
+        out = Path(out)
+        out.mkdir(parents=True, exist_ok=True)
+        files = {"report": out / "report.json"}
+        atomic_write_text(files["report"], json.dumps(self.metrics, indent=1, allow_nan=False))
+        files["per_class"] = write_csv(out / "per_class.csv", self.per_class)
+        rows = []
+        classes, background = self.metrics["classes"], self.metrics["background"]
+        for s in self.scored:
+            p = s.predictions
+            for j, subject in enumerate(p.subjects):
+                rows += bouts_table(p.calls[:, j], classes, p.recording, subject, p.scores[:, j], p.fps, background)
+        files["bouts"] = write_csv(out / "bouts.csv", rows)
+        y, scores, _, _ = _stack(self.scored)
+        files["pr_curves"] = plot_pr_curves(y, scores, classes, out / "pr_curves.png", background)
+        first = self.scored[0]
+        p = first.predictions
+        files["ethogram"] = plot_ethogram(
+            [("true", first.targets[:, 0] == 1), ("predicted", p.calls[:, 0])],
+            classes,
+            out / "ethogram.png",
+            p.fps,
+            f"{p.recording} / {p.subjects[0]}",
+            background,
+        )
+        return files
+
+
+def _stack(scored: Sequence[ScoredRecording]) -> tuple[np.ndarray, np.ndarray, np.ndarray, list[tuple[int, int]]]:
+    """Targets (absent cells not annotated), scores and calls of every row, ``[N, C]`` each, and row bounds."""
+    ys, ss, cs, bounds = [], [], [], [0]
+    for s in scored:
+        p = s.predictions
+        for j in range(len(p.subjects)):
+            y = s.targets[:, j].copy()
+            y[~p.presence[:, j]] = -1
+            ys.append(y)
+            ss.append(np.nan_to_num(p.scores[:, j], nan=0.0))
+            cs.append(p.calls[:, j])
+            bounds.append(bounds[-1] + len(y))
+    return np.concatenate(ys), np.concatenate(ss), np.concatenate(cs), list(zip(bounds[:-1], bounds[1:]))
+
+
+def score_recordings(
+    classifier: BehaviorClassifier,
+    recordings: Sequence[Recording],
+    features: str | Path | None = None,
+    progress: Progress = False,
+) -> list[ScoredRecording]:
+    """Predictions and targets of each recording, through `BehaviorClassifier.predict`."""
+    out = []
+    for rec in track(list(recordings), progress, "scoring", unit="recording"):
+        pred = classifier.predict(rec, features=features)
+        targets = row_targets(rec, pred.subjects, classifier.classes, classifier.single_label, classifier.background)
+        out.append(ScoredRecording(pred, targets))
+    return out
+
+
+def evaluate(
+    classifier: BehaviorClassifier,
+    recordings: Sequence[Recording],
+    *,
+    features: str | Path | None = None,
+    iou: float = 0.5,
+    progress: Progress = False,
+) -> EvaluationReport:
+    """Score labelled recordings and compare the calls with their labels.
+
+    Recordings without labels are left out; raises DataError when none has labels.
+    """
+    labelled = [r for r in recordings if r.labels is not None]
+    if not labelled:
+        raise DataError("no labelled recordings to evaluate")
+    scored = score_recordings(classifier, labelled, features, progress)
+    y, scores, calls, bounds = _stack(scored)
+    thresholds = None if classifier.single_label else classifier.postprocess.thresholds
+    metrics = evaluation_report(
+        y, scores, calls, classifier.classes, classifier.background, bounds, iou,
+        single_label=classifier.single_label, thresholds=thresholds,
+    )  # fmt: skip
+    metrics["n_cells"] = int((y >= 0).all(1).sum())
+    metrics["recordings"] = [s.predictions.recording for s in scored]
+    metrics["feature_spec"] = {k: v for k, v in classifier.feature_spec.items() if k != "encoder"}
+    metrics["encoder"] = (classifier.feature_spec.get("encoder") or {}).get("model")
+    metrics["head"] = classifier.config.head
+    metrics["classifier"] = str(classifier.path) if classifier.path else None
+    return EvaluationReport(metrics, scored)
