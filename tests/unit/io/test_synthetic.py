@@ -2,20 +2,27 @@
 
 from __future__ import annotations
 
+import dataclasses
+import json
 import math
+import shutil
+import time
 from pathlib import Path
 
 import numpy as np
 import pytest
 
+from vpbehavior.core import BehaviorLabels, ConfigError, Pose, Recording
 from vpbehavior.io.synthetic import (
     BEHAVIORS,
+    DIRECTED_BEHAVIORS,
     KEYPOINTS,
     NoiseConfig,
     SyntheticConfig,
     experiment_seeds,
     generate,
     make_experiment,
+    sample_recording,
     write_recording,
 )
 
@@ -83,8 +90,28 @@ def test_lazy_frames_agree_with_materialized_frames():
     ],
 )
 def test_bad_config_is_rejected_naming_the_field(kwargs, field):
-    with pytest.raises(ValueError, match=field):
+    with pytest.raises(ConfigError, match=field) as err:
         SyntheticConfig(**kwargs)
+    assert "\n" not in str(err.value)  # one line
+
+
+def test_config_is_frozen_and_replace_checks_and_rederives(tmp_path: Path):
+    cfg = SyntheticConfig()
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        cfg.n_frames = 10
+    small = cfg.replace(height=64, width=64)  # the derived body length follows the frame size
+    assert small.body_length == pytest.approx(0.13 * 64)
+    assert SyntheticConfig(body_length=20.0).replace(height=200).body_length == 20.0  # a given one stays
+    with pytest.raises(ConfigError, match="teleport"):
+        cfg.replace(teleport=1)
+    with pytest.raises(ConfigError, match="n_franes"):
+        generate(cfg, n_franes=10)
+    with pytest.raises(ConfigError, match="n_videos"):
+        make_experiment(tmp_path / "out", n_videos=0, progress=False)
+    with pytest.raises(ConfigError, match="hieght"):
+        make_experiment(tmp_path / "out", hieght=64, progress=False)
+    assert not (tmp_path / "out").exists()  # checked before anything is written
+    json.dumps(SyntheticConfig(weights={"chase": 2.0}, noise={"flicker": 0.1}).to_dict())  # JSON-ready
 
 
 # ------------------------------------------------------------------------------ labels
@@ -251,6 +278,47 @@ def test_attack_is_brief_rapid_contact(simulations):
     assert n >= 3
 
 
+# ------------------------------------------------------------------------------ targets
+def test_directed_bouts_target_the_partner_and_undirected_ones_nobody(simulations):
+    n_directed = 0
+    for rec in simulations:
+        bouts = rec.bouts()
+        # the bouts are the labels, cell for cell
+        untargeted = [dataclasses.replace(b, target=None) for b in bouts]
+        rebuilt = BehaviorLabels.from_bouts(untargeted, rec.n_frames, rec.labels.classes, rec.subjects)
+        np.testing.assert_array_equal(rebuilt.values, rec.labels.values)
+        for b in bouts:
+            assert (b.target is not None) == (b.behavior in DIRECTED_BEHAVIORS), b
+            assert b.target is None or (b.target in rec.subjects and b.target != b.subject)
+        directed = {(b.start, b.stop, b.subject, b.behavior): b.target for b in bouts if b.target}
+        assert len(directed) == sum(2 if i.behavior == "chase" else 1 for i in rec.interactions)
+        for i in rec.interactions:
+            assert directed[(i.start, i.stop, i.actor, i.behavior)] == i.partner
+            if i.behavior == "chase":  # the fleer flees from its chaser
+                assert directed[(i.start, i.stop, i.partner, "flee")] == i.actor
+            if i.start > 0:  # the actor's partner is its nearest animal when the bout starts
+                thorax = rec.true_pose.points[i.start - 1, :, THORAX]
+                a = rec.subjects.index(i.actor)
+                dist = np.linalg.norm(thorax - thorax[a], axis=1)
+                dist[a] = np.inf
+                assert rec.subjects[int(np.argmin(dist))] == i.partner
+        n_directed += len(directed)
+    assert n_directed > 100
+
+
+def test_labels_keep_the_targets_they_can_hold(simulations):
+    for rec in simulations:
+        bouts = rec.bouts()
+        if rec.config.n_animals == 2:  # one partner: the labels hold every target
+            assert rec.labels.to_bouts() == bouts
+            continue
+        by_pair: dict[tuple[str, str], set] = {}
+        for b in bouts:
+            by_pair.setdefault((b.subject, b.behavior), set()).add(b.target)
+        held = {k: next(iter(v)) for k, v in by_pair.items() if len(v) == 1 and None not in v}
+        assert dict(rec.labels.targets) == held
+
+
 # ------------------------------------------------------------------------------ pixels
 def test_rendered_animals_lie_on_their_keypoints():
     rec = generate(SyntheticConfig(seed=5, n_frames=200, noise=QUIET))
@@ -302,9 +370,9 @@ def test_write_recording_round_trips(tmp_path: Path):
     import sleap_io as sio
 
     from vpbehavior.io.labels_file import load_labels
-    from vpbehavior.io.pose import events_to_labels, pose_from_sleap
+    from vpbehavior.io.pose import events_to_bouts, events_to_labels, pose_from_sleap
 
-    cfg = SyntheticConfig(height=96, width=128, n_frames=45, seed=2)
+    cfg = SyntheticConfig(height=96, width=128, n_frames=45, seed=1)  # approach, attack and circling bouts
     video = write_recording(cfg, tmp_path, "clip")
     assert video == tmp_path / "clip.mp4"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["clip.behavior.json", "clip.mp4", "clip.slp"]
@@ -315,6 +383,12 @@ def test_write_recording_round_trips(tmp_path: Path):
     assert pose.subjects == rec.subjects and pose.keypoint_names == KEYPOINTS
     np.testing.assert_allclose(pose.points, rec.pose.points, atol=1e-4)
     assert events_to_labels(slp, cfg.n_frames, subjects=rec.subjects) == rec.labels
+    # the targets survive both files
+    assert load_labels(tmp_path / "clip.behavior.json").to_bouts() == rec.bouts()
+    key = lambda b: (b.start, b.subject, b.behavior)  # noqa: E731
+    directed = [(b.start, b.stop, b.subject, b.behavior, b.target) for b in sorted(rec.bouts(), key=key)]
+    events = [(b.start, b.stop, b.subject, b.behavior, b.target) for b in sorted(events_to_bouts(slp), key=key)]
+    assert events == directed and any(b[-1] for b in directed)
     video_mod = pytest.importorskip("vpbehavior.io.video")
     with video_mod.open_video(video) as reader:
         assert len(reader) == cfg.n_frames
@@ -347,4 +421,36 @@ def test_experiment_folder_loads_back_through_the_folder_format(tmp_path: Path):
         expected = generate(SyntheticConfig(seed=seed, **overrides))
         assert rec.n_frames == 24 and rec.subjects == expected.subjects
         assert rec.labels == expected.labels
-        np.testing.assert_allclose(rec.keypoints().points, expected.pose.points, atol=1e-4)
+        np.testing.assert_allclose(rec.pose.points, expected.pose.points, atol=1e-4)
+
+
+def test_recording_is_immutable_with_provenance_only_metadata():
+    syn = generate(_small(n_frames=30))
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        syn.labels = None
+    for array in (syn.pose.points, syn.true_pose.points, syn.labels.values, syn.boxes, syn.center, syn.background):
+        assert not array.flags.writeable
+    rec = syn.to_recording("clip")
+    assert isinstance(rec, Recording) and isinstance(rec.pose, Pose) and rec.pose is syn.pose
+    assert rec.presence.all() and rec.labels == syn.labels
+    assert set(rec.metadata) == {"source", "config"}
+    assert SyntheticConfig(**rec.metadata["config"]) == syn.config  # the provenance rebuilds the config
+
+
+def test_sample_recording_is_cheap_and_complete(tmp_path: Path):
+    pytest.importorskip("vpbehavior.io.video")
+    start = time.perf_counter()
+    rec = sample_recording(seed=1, folder=tmp_path)
+    elapsed = time.perf_counter() - start
+    assert elapsed < 5.0, elapsed
+    assert isinstance(rec, Recording) and rec.video == (tmp_path / "sample.mp4").resolve() and rec.video.is_file()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["sample.behavior.json", "sample.mp4", "sample.slp"]
+    expected = generate(SyntheticConfig(seed=1, n_frames=rec.n_frames, height=240, width=320))
+    assert rec.labels == expected.labels and rec.subjects == expected.subjects and rec.fps == 30.0
+    np.testing.assert_array_equal(rec.pose.points, expected.pose.points)
+    square = sample_recording(seed=2, n_frames=12, size=64)  # into a new temporary folder
+    assert square.n_frames == 12 and square.video.is_file() and square.video.parent != tmp_path
+    assert square.metadata["config"]["height"] == square.metadata["config"]["width"] == 64
+    shutil.rmtree(square.video.parent)
+    with pytest.raises(ConfigError, match="size"):
+        sample_recording(size=(64, 64, 3), folder=tmp_path / "bad")
