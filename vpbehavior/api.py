@@ -41,6 +41,12 @@ _LAZY = {
     "BenchmarkResult": "vpbehavior.protocols",
     "PROTOCOLS": "vpbehavior.protocols",
     "run_benchmark": "vpbehavior.protocols",
+    "select_split": "vpbehavior.classify.data",
+    "check_features": "vpbehavior.classify.data",
+    "probe_video": "vpbehavior.io.video",
+    "verify_video": "vpbehavior.io.video",
+    "VIDEO_SUFFIXES": "vpbehavior.io.video",
+    "make_experiment": "vpbehavior.io.synthetic",
 }
 
 __all__ = [

@@ -6,8 +6,8 @@ import dataclasses
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from types import MappingProxyType
 
+from ._frozen import FrozenDict
 from .errors import DataError
 from .recording import Recording
 
@@ -60,7 +60,7 @@ class Dataset:
         set_(self, "failures", tuple(self.failures))
         set_(self, "skipped", tuple(self.skipped))
         set_(self, "unpaired", tuple(self.unpaired))
-        set_(self, "metadata", MappingProxyType(dict(self.metadata)))
+        set_(self, "metadata", FrozenDict(dict(self.metadata)))
         if self.root is not None:
             set_(self, "root", Path(self.root))
         names = [r.name for r in self.recordings]

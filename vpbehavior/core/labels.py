@@ -9,10 +9,10 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from types import MappingProxyType
 
 import numpy as np
 
+from ._frozen import FrozenDict
 from .errors import DataError
 from .names import FRAME_LEVEL
 
@@ -85,7 +85,7 @@ def _checked_targets(
         if subject == target:
             raise DataError(f"behavior {behavior!r} of {subject!r}: a subject cannot be its own target")
         out[(subject, behavior)] = target
-    return MappingProxyType(out)
+    return FrozenDict(out)
 
 
 def _frozen(array: np.ndarray) -> np.ndarray:
@@ -408,7 +408,7 @@ class BehaviorLabels:
     def __setstate__(self, state) -> None:
         state = {"targets": {}, **state}  # pickles from before targets existed
         for key, value in state.items():
-            object.__setattr__(self, key, MappingProxyType(dict(value)) if key == "targets" else value)
+            object.__setattr__(self, key, FrozenDict(dict(value)) if key == "targets" else value)
 
     def __repr__(self) -> str:
         subjects = f"{len(self.subjects)} subjects" if len(self.subjects) != 1 else f"subject {self.subjects[0]!r}"

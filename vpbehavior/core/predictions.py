@@ -8,10 +8,10 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from types import MappingProxyType
 
 import numpy as np
 
+from ._frozen import FrozenDict
 from .errors import DataError
 from .labels import BehaviorLabels, Bout, runs
 
@@ -63,7 +63,7 @@ class Predictions:
         set_(self, "presence", _readonly(self.presence, bool))
         set_(self, "classes", tuple(self.classes))
         set_(self, "subjects", tuple(self.subjects))
-        set_(self, "provenance", MappingProxyType(dict(self.provenance)))
+        set_(self, "provenance", FrozenDict(dict(self.provenance)))
         shape = (self.scores.shape[0], len(self.subjects), len(self.classes))
         if self.scores.shape != shape or self.calls.shape != shape:
             raise DataError(

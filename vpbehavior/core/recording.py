@@ -12,10 +12,10 @@ import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from types import MappingProxyType
 
 import numpy as np
 
+from ._frozen import FrozenDict
 from .errors import DataError
 from .labels import BehaviorLabels
 from .names import FRAME_LEVEL
@@ -159,7 +159,7 @@ class Recording:
             if not np.isfinite(fps) or fps <= 0:
                 raise DataError(f"recording {self.name!r}: frame rate must be positive, got {self.fps}")
             set_(self, "fps", fps)
-        set_(self, "metadata", MappingProxyType(dict(self.metadata)))
+        set_(self, "metadata", FrozenDict(dict(self.metadata)))
         where = f"recording {self.name!r}"
         if self.n_frames < 0:
             raise DataError(f"{where}: negative frame count {self.n_frames}")

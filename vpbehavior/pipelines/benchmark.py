@@ -12,9 +12,9 @@ from ._flags import add_config_flags, add_encoder_flags, overrides_from_args
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    from vpbehavior.classify.config import TrainConfig
-    from vpbehavior.features.extract import DEFAULT_WEIGHTS, ExtractConfig
-    from vpbehavior.protocols import PROTOCOLS
+    from vpbehavior.api import TrainConfig
+    from vpbehavior.api import DEFAULT_WEIGHTS, ExtractConfig
+    from vpbehavior.api import PROTOCOLS
 
     parser.add_argument("dataset", choices=sorted(PROTOCOLS), help="which benchmark")
     parser.add_argument("--data", required=True, help="the dataset's root folder")
@@ -26,9 +26,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def main(args: argparse.Namespace) -> int:
-    from vpbehavior.classify.config import TrainConfig
-    from vpbehavior.features.extract import ExtractConfig
-    from vpbehavior.protocols import run_benchmark
+    from vpbehavior.api import TrainConfig
+    from vpbehavior.api import ExtractConfig
+    from vpbehavior.api import run_benchmark
 
     result = run_benchmark(
         args.dataset, args.data, args.weights, out=args.out, seed=args.seed, progress=True,

@@ -34,8 +34,8 @@ def write_data(data: Path, settings: dict) -> None:
     """Write the synthetic experiment, or reuse the one a previous run wrote with the same settings."""
     import shutil
 
-    from vpbehavior.core.errors import ConfigError
-    from vpbehavior.io.synthetic import make_experiment
+    from vpbehavior import ConfigError
+    from vpbehavior.api import make_experiment
 
     marker = data / "demo_settings.json"
     if marker.is_file() and json.loads(marker.read_text()) == settings:
@@ -59,7 +59,7 @@ def _say(command: str) -> None:
 
 def main(args: argparse.Namespace) -> int:
     import vpbehavior as vpb
-    from vpbehavior.core.errors import ConfigError
+    from vpbehavior import ConfigError
 
     if min(args.train_videos, args.test_videos) < 1 or args.frames < 32 or args.size < 32:
         raise ConfigError("the demo needs at least 1 training and 1 test video of 32+ frames and 32+ pixels")

@@ -28,7 +28,7 @@ def default_test_split(dataset) -> str:
 
     A dataset that has splits but no test split raises rather than silently scoring training data.
     """
-    from vpbehavior.core.errors import ConfigError
+    from vpbehavior import ConfigError
 
     present = set(dataset.splits)
     for candidate in (dataset.test_split, "test"):
@@ -42,7 +42,7 @@ def default_test_split(dataset) -> str:
 def main(args: argparse.Namespace) -> int:
     import vpbehavior
     from vpbehavior._outputs import check_output_folder
-    from vpbehavior.classify.data import select_split
+    from vpbehavior.api import select_split
 
     from .train import usable_recordings
 

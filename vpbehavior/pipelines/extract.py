@@ -8,7 +8,7 @@ from ._flags import FEATURES_HELP, add_config_flags, add_encoder_flags, config_f
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    from vpbehavior.features.extract import DEFAULT_WEIGHTS, ExtractConfig
+    from vpbehavior.api import DEFAULT_WEIGHTS, ExtractConfig
 
     parser.add_argument("data", help="a dataset folder, split folder, recording or video")
     parser.add_argument("--features", required=True, help=FEATURES_HELP + " to write (HDF5 per recording)")
@@ -23,7 +23,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def main(args: argparse.Namespace) -> int:
     import vpbehavior
     from vpbehavior._outputs import check_output_folder
-    from vpbehavior.classify.data import select_split
+    from vpbehavior.api import select_split
 
     config = config_from_args(vpbehavior.ExtractConfig, args)
     check_output_folder(args.features, "feature cache", markers=(), force=True)

@@ -16,7 +16,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def _is_video_file(path: Path) -> bool:
-    from vpbehavior.io.video import VIDEO_SUFFIXES
+    from vpbehavior.api import VIDEO_SUFFIXES
 
     return path.is_file() and path.suffix.lower() in VIDEO_SUFFIXES
 
@@ -32,11 +32,11 @@ def inspect_path(path: str | Path, format: str = "auto", verify: bool = False) -
 
     path = Path(path)
     if format == "auto" and _is_video_file(path):
-        from vpbehavior.io.video import probe_video
+        from vpbehavior.api import probe_video
 
         info = probe_video(path)
         if verify:
-            from vpbehavior.io.video import verify_video
+            from vpbehavior.api import verify_video
 
             info["verified"] = verify_video(path, progress=True)
         summary = vpbehavior.load(path, format="folder").summary()

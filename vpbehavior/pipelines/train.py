@@ -8,7 +8,7 @@ from ._flags import FEATURES_HELP, add_config_flags
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    from vpbehavior.classify.config import TrainConfig
+    from vpbehavior.api import TrainConfig
 
     parser.add_argument("data", help="a dataset folder with behavior labels")
     parser.add_argument("--out", required=True, help="classifier file to write (.safetensors)")
@@ -22,8 +22,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def pick_splits(recordings, split: str | None, val_split: str | None):
     """(train, val) recordings following the data's published splits when present."""
-    from vpbehavior.classify.data import select_split
-    from vpbehavior.core.errors import DataError
+    from vpbehavior.api import select_split
+    from vpbehavior import DataError
 
     splits = {r.split for r in recordings}
     if split is None:
@@ -39,7 +39,7 @@ def pick_splits(recordings, split: str | None, val_split: str | None):
 
 def usable_recordings(recordings, kind: str, features) -> tuple[list, list[tuple[str, str]]]:
     """Recordings whose features can be read, and (name, reason) for the others (left out)."""
-    from vpbehavior.classify.data import check_features
+    from vpbehavior.api import check_features
     from vpbehavior.core.errors import INPUT_ERRORS
 
     ok, left_out = [], []

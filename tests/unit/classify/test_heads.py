@@ -7,14 +7,10 @@ import torch
 from vpbehavior.classify.heads import HEADS, build_head
 from vpbehavior.classify.losses import BehaviorLoss, balanced_weights
 from vpbehavior.classify.metrics import mean_average_precision
-from vpbehavior.classify.train import (
-    BehaviorClassifier,
-    FeatureSequence,
-    TrainConfig,
-    WindowedFrames,
-    split_sequences,
-    train_classifier,
-)
+from vpbehavior.classify.classifier import BehaviorClassifier
+from vpbehavior.classify.config import TrainConfig
+from vpbehavior.classify.data import FeatureSequence, WindowedFrames, split_sequences
+from vpbehavior.classify.training import fit
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
@@ -96,7 +92,7 @@ def test_training_learns_and_roundtrips(kind, tmp_path):
     train, val = split_sequences(seqs, 0.25)
     assert {s.recording for s in train}.isdisjoint({s.recording for s in val})
     cfg = TrainConfig(head=kind, window=None if kind != "conv" else 7, max_epochs=10, patience=3, hidden=32, lr=2e-2, batch_size=64)
-    clf = train_classifier(train, val, ["a", "b", "c"], cfg, progress=False)
+    clf = fit(train, val, ["a", "b", "c"], cfg)
     test = _toy_sequences(seed=9)[0]
     scores = clf.predict_scores(test.features)
     assert mean_average_precision(test.targets, scores) > 0.8  # logistic regression reaches ~0.91
@@ -118,8 +114,8 @@ def test_attention_probe_single_label_trains():
         tokens[np.arange(300), :, ids] += 3.0
         y = np.eye(3, dtype=np.int8)[ids]
         seqs.append(FeatureSequence(tokens, y, f"r{r}"))
-    cfg = TrainConfig(head="attention", window=5, max_epochs=6, lr=3e-3, dropout=0.0)
-    clf = train_classifier(seqs[:2], seqs[2:], ["bg", "x", "y"], cfg, single_label=True, background="bg", progress=False)
+    cfg = TrainConfig(head="attention", window=5, max_epochs=6, lr=3e-3, dropout=0.0, mode="single")
+    clf = fit(seqs[:2], seqs[2:], ["bg", "x", "y"], cfg, background="bg")
     scores = clf.predict_scores(seqs[2].features)
     np.testing.assert_allclose(scores.sum(1), 1.0, rtol=1e-5)
     assert (scores.argmax(1) == seqs[2].targets.argmax(1)).mean() > 0.8
@@ -128,7 +124,7 @@ def test_attention_probe_single_label_trains():
 def test_early_stopping_on_shuffled_labels():
     seqs = _toy_sequences(shuffle=True)
     cfg = TrainConfig(head="mlp", max_epochs=40, patience=2, hidden=32)
-    clf = train_classifier(seqs[:3], seqs[3:], ["a", "b", "c"], cfg, progress=False)
+    clf = fit(seqs[:3], seqs[3:], ["a", "b", "c"], cfg)
     assert clf.info["epochs_run"] < 40
     assert clf.info["epochs_run"] - clf.info["best_epoch"] <= 3
 
@@ -142,3 +138,63 @@ def test_load_rejects_foreign_files(tmp_path):
     (tmp_path / "junk.safetensors").write_bytes(b"garbage")
     with pytest.raises(ValueError, match="junk.safetensors"):
         BehaviorClassifier.load(tmp_path / "junk.safetensors")
+
+
+def _saved_classifier(tmp_path):
+    clf = fit(_toy_sequences()[:3], None, ["a", "b", "c"], TrainConfig(head="mlp", hidden=8, max_epochs=1))
+    return clf.save(tmp_path / "ok.safetensors")
+
+
+def _rewrite(path, out, edit_meta=None, edit_tensors=None):
+    import json
+
+    from safetensors import safe_open
+    from safetensors.torch import save_file
+
+    with safe_open(str(path), framework="pt") as fh:
+        meta = json.loads(fh.metadata()["vpbehavior"])
+        tensors = {k: fh.get_tensor(k) for k in fh.keys()}
+    if edit_meta:
+        edit_meta(meta)
+    if edit_tensors:
+        edit_tensors(tensors)
+    save_file(tensors, str(out), metadata={"vpbehavior": json.dumps(meta)})
+    return out
+
+
+@pytest.mark.parametrize(
+    "what, edit_meta, edit_tensors, needle",
+    [
+        ("unknown config key", lambda m: m["config"].update(colour="blue"), None, "colour"),
+        ("missing classes", lambda m: m.pop("classes"), None, "classes"),
+        ("empty classes", lambda m: m.update(classes=[]), None, "classes"),
+        ("missing tensor", None, lambda t: t.pop(sorted(k for k in t if k.startswith("head."))[0]), "missing"),
+        ("a 30 GB head", lambda m: m["config"].update(hidden=60000, layers=4), None, "missing"),
+        ("a head of another width", lambda m: m["config"].update(hidden=64000), None, "shape"),
+        ("unknown post-processing key", lambda m: m["postprocess"].update(wobble=1), None, "wobble"),
+        ("newer format", lambda m: m.update(format_version=99), None, "version"),
+    ],
+)
+def test_hand_edited_classifier_files_give_one_line_naming_the_file(tmp_path, what, edit_meta, edit_tensors, needle):
+    from vpbehavior.core.errors import DataError
+
+    bad = _rewrite(_saved_classifier(tmp_path), tmp_path / "edited.safetensors", edit_meta, edit_tensors)
+    with pytest.raises(DataError) as err:
+        BehaviorClassifier.load(bad)
+    text = str(err.value)
+    assert "edited.safetensors" in text and needle in text and "\n" not in text, (what, text)
+
+
+def test_classifier_files_of_format_1_still_load(tmp_path):
+    def to_v1(meta):
+        meta["format_version"] = 1
+        meta["single_label"] = False
+        for key in ("kind", "mode", "smoothing", "smooth_window", "min_bout", "max_gap", "val_fraction", "thresholds"):
+            meta["config"].pop(key)
+        meta["config"]["sequence_norm"] = True  # v1 stored the resolved choice
+
+    path = _saved_classifier(tmp_path)
+    old = BehaviorClassifier.load(_rewrite(path, tmp_path / "v1.safetensors", to_v1))
+    new = BehaviorClassifier.load(path)
+    x = np.random.default_rng(0).normal(size=(20, 12)).astype(np.float32)
+    np.testing.assert_allclose(old.predict_scores(x), new.predict_scores(x), atol=1e-6)

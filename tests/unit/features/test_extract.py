@@ -1,6 +1,10 @@
 """Feature extraction: clip plan, exact per-frame alignment, subjects, cache provenance and resume."""
 
+from dataclasses import replace
+
 import numpy as np
+
+from vpbehavior.io.video import open_video
 import pytest
 import torch
 
@@ -79,13 +83,13 @@ def gray_video(tmp_path_factory):
 def test_features_match_direct_encoding(gray_video, tmp_path):
     model = load_encoder("random:tiny")
     cfg = ExtractConfig(clip_length=4, stride=2, size=36, token_grid=3)
-    path = extract_recording(gray_video, model, tmp_path, cfg, batch_size=3, progress=False)
+    path = extract_recording(gray_video, model, tmp_path, replace(cfg, batch_size=3), progress=False)
     feats = fcache.read_features(path)
     assert feats["frame"].shape == (37, 32) and feats["tokens"].shape == (37, 9, 32)
     assert feats["subjects"] == ("a", "b")
     assert np.isnan(feats["subject"][30:, 1]).all() and np.isfinite(feats["subject"][:30]).all()
     # recompute every owned frame directly from decoded frames
-    reader = gray_video.open_video()
+    reader = open_video(gray_video.video)
     import cv2
 
     frames = np.stack([cv2.resize(reader[i], (36, 36), interpolation=cv2.INTER_AREA) for i in range(37)])
@@ -105,12 +109,12 @@ def test_features_match_direct_encoding(gray_video, tmp_path):
 def test_resume_and_staleness(gray_video, tmp_path):
     model = load_encoder("random:tiny")
     cfg = ExtractConfig(clip_length=4, stride=2, size=36, token_grid=0, subjects=False)
-    partial = extract_recording(gray_video, model, tmp_path, cfg, batch_size=2, progress=False, max_clips=4)
+    partial = extract_recording(gray_video, model, tmp_path, replace(cfg, batch_size=2), progress=False, max_clips=4)
     assert partial.name.endswith(".partial") and not fcache.cache_path(tmp_path, "gray", gray_video.video).exists()
     with pytest.raises(FileNotFoundError, match="unfinished"):
         fcache.read_features(fcache.cache_path(tmp_path, "gray", gray_video.video))
-    final = extract_recording(gray_video, model, tmp_path, cfg, batch_size=2, progress=False)
-    fresh = extract_recording(gray_video, model, tmp_path / "b", cfg, batch_size=5, progress=False)
+    final = extract_recording(gray_video, model, tmp_path, replace(cfg, batch_size=2), progress=False)
+    fresh = extract_recording(gray_video, model, tmp_path / "b", replace(cfg, batch_size=5), progress=False)
     np.testing.assert_array_equal(fcache.read_features(final)["frame"], fcache.read_features(fresh)["frame"])
     assert fcache.read_features(final)["tokens"] is None
     mtime = final.stat().st_mtime_ns
@@ -135,7 +139,7 @@ def test_bad_inputs(gray_video, tmp_path):
 
 
 def test_vocabulary_and_single_label_targets():
-    from vpbehavior.pipelines.sequences import targets_for, vocabulary
+    from vpbehavior.classify.data import targets_for, vocabulary
 
     full = BehaviorLabels.from_single_label(np.array([0, 1, 1, -1]), ["walk", "rest"])
     rec = Recording("a", n_frames=4, labels=full)
