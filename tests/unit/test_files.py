@@ -2,6 +2,7 @@
 
 import os
 import stat
+import time
 
 import numpy as np
 import pytest
@@ -135,3 +136,116 @@ def test_writers_produce_shareable_files(tmp_path, umask, writer, name):
     assert path.is_file() and path.stat().st_size > 0
     assert mode(path) == 0o644  # not mkstemp's 0o600
     assert leftovers(path.parent) == []
+
+
+# --------------------------------------------------------------------------- leftovers of killed writers
+_CHILD = """
+import sys, time
+from vpbehavior._files import atomic_output
+with atomic_output(sys.argv[1]) as tmp:
+    tmp.write_bytes(b"x" * 100_000)
+    print(tmp.name, flush=True)
+    time.sleep(60)
+"""
+
+
+def _killed_writer(path):
+    """Start a process that is writing ``path`` through atomic_output, SIGKILL it; its temp name."""
+    import signal
+    import subprocess
+    import sys
+
+    child = subprocess.Popen([sys.executable, "-c", _CHILD, str(path)], stdout=subprocess.PIPE, text=True)
+    try:
+        name = child.stdout.readline().strip()
+        assert name, "the writer did not start"
+        os.kill(child.pid, signal.SIGKILL)
+    finally:
+        child.wait(timeout=30)
+        child.stdout.close()
+    assert child.returncode == -signal.SIGKILL
+    return name, child.pid
+
+
+@pytest.mark.skipif(os.name != "posix", reason="SIGKILL and process ids of this host")
+def test_next_write_removes_temporaries_of_a_killed_writer(tmp_path):
+    from vpbehavior._files import _host_tag
+
+    path = tmp_path / "classifier.pt"
+    name, pid = _killed_writer(path)
+    assert (tmp_path / name).is_file() and not path.exists()
+    assert name.startswith(".classifier.pt.") and name.endswith(".tmp")
+    assert f"{pid}@{_host_tag()}" in name  # recognisable: the writer's pid and host
+
+    host = _host_tag()
+    keep = {
+        # not ours: other tools' names, an old-style name, the real file of another target
+        ".classifier.pt.abc123.tmp",
+        ".classifier.pt.swp",
+        "classifier.pt.bak",
+        # ours but alive: the parent process (this test runner's parent) is running
+        f".classifier.pt.vpb-{os.getppid()}@{host}-aaaaaaaa.tmp",
+        # ours, another host, recent: that host may still be writing
+        ".classifier.pt.vpb-12345@other-node.cluster-bbbbbbbb.tmp",
+        # a killed writer's temp of another target: only cleaned when that target is written
+        ".other.pt.vpb-999999999@" + host + "-cccccccc.tmp",
+    }
+    stale = {
+        ".classifier.pt.vpb-23456@other-node.cluster-dddddddd.tmp",  # another host, two days old
+    }
+    for n in keep | stale:
+        (tmp_path / n).write_bytes(b"?")
+    old = time.time() - 2 * 24 * 3600
+    os.utime(tmp_path / ".classifier.pt.vpb-23456@other-node.cluster-dddddddd.tmp", (old, old))
+    (tmp_path / f".classifier.pt.vpb-99999999@{host}-eeeeeeee.tmp").mkdir()  # a dead writer's folder
+    (tmp_path / f".classifier.pt.vpb-99999999@{host}-eeeeeeee.tmp" / "part").write_bytes(b"1")
+
+    atomic_write_bytes(path, b"model")
+    assert path.read_bytes() == b"model"
+    remaining = {p.name for p in tmp_path.iterdir()}
+    assert remaining == keep | {"classifier.pt"}
+
+
+@pytest.mark.skipif(os.name != "posix", reason="SIGKILL and process ids of this host")
+def test_killed_writer_with_suffix_is_cleaned_and_others_suffixes_are_not(tmp_path):
+    import subprocess
+    import sys
+
+    path = tmp_path / "clip.mp4"
+    code = _CHILD.replace("atomic_output(sys.argv[1])", "atomic_output(sys.argv[1], suffix='.mp4')")
+    child = subprocess.Popen([sys.executable, "-c", code, str(path)], stdout=subprocess.PIPE, text=True)
+    try:
+        name = child.stdout.readline().strip()
+        child.kill()
+    finally:
+        child.wait(timeout=30)
+        child.stdout.close()
+    assert name.startswith(".clip.vpb-") and name.endswith(".tmp.mp4")
+    without_suffix = f".clip.mp4.vpb-{child.pid}@x-ffffffff.tmp"  # another host: kept (recent)
+    (tmp_path / without_suffix).write_bytes(b"?")
+    with atomic_output(path, suffix=".mp4") as tmp:
+        tmp.write_bytes(b"v")
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted([without_suffix, "clip.mp4"])
+
+
+def test_pid_reused_by_a_later_process_counts_as_gone(tmp_path):
+    """A temp older than the live process with its pid cannot be that process's."""
+    from vpbehavior._files import _host_tag, _process_state
+
+    alive, started = _process_state(os.getppid())
+    if not alive or started is None:
+        pytest.skip("process start times need Linux /proc")
+    name = f".x.bin.vpb-{os.getppid()}@{_host_tag()}-gggggggg.tmp"
+    (tmp_path / name).write_bytes(b"?")
+    before = started - 3600
+    os.utime(tmp_path / name, (before, before))
+    atomic_write_bytes(tmp_path / "x.bin", b"1")
+    assert leftovers(tmp_path) == []
+
+
+def test_temp_name_fits_for_long_and_non_ascii_names(tmp_path):
+    path = tmp_path / ("é" * 120)  # 240 bytes
+    with atomic_output(path) as tmp:
+        assert len(os.fsencode(tmp.name)) <= 255 and tmp.name.startswith(".é")
+        tmp.write_bytes(b"1")
+    assert path.read_bytes() == b"1" and leftovers(tmp_path) == []

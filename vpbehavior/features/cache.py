@@ -36,11 +36,19 @@ def cache_path(cache_dir: str | Path, name: str, video: str | Path | None = None
 
     With a video, a short hash of its resolved path joins the name, so that two
     recordings with the same name (``day1/m1.mp4``, ``day2/m1.mp4``) never share a file.
+    A name too long for a file name (more than 240 UTF-8 bytes with the hash and suffix:
+    the common 255-byte limit less ``.partial`` and some slack) keeps its first part and
+    gains a hash of the whole name, so long names that share a beginning still get their own
+    files; shorter names are unchanged.
     """
+    max_bytes = 240
     safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in name)
-    if video is not None:
-        safe += "-" + hashlib.sha1(str(Path(video).resolve()).encode()).hexdigest()[:8]
-    return Path(cache_dir) / f"{safe}{SUFFIX}"
+    tag = "" if video is None else "-" + hashlib.sha1(os.fsencode(str(Path(video).resolve()))).hexdigest()[:8]
+    if len(f"{safe}{tag}{SUFFIX}".encode()) > max_bytes:
+        tag = "-" + hashlib.sha1(name.encode("utf-8", "surrogatepass")).hexdigest()[:12] + tag
+        room = max_bytes - len(f"{tag}{SUFFIX}".encode())
+        safe = safe.encode()[:room].decode("utf-8", "ignore")
+    return Path(cache_dir) / f"{safe}{tag}{SUFFIX}"
 
 
 def partial_path(path: Path) -> Path:

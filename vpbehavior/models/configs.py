@@ -17,6 +17,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from vpbehavior.core.errors import ConfigError
+
 ATTENTION_IMPLS = ("auto", "eager", "sdpa", "flex")
 # Official keys that carry no information for the PyTorch model.
 _IGNORED_KEYS = {"scan", "dtype", "fprop_dtype", "remat"}
@@ -26,7 +28,8 @@ _IGNORED_KEYS = {"scan", "dtype", "fprop_dtype", "remat"}
 class VideoPrismConfig:
     """Architecture of a VideoPrism video encoder, optionally with the LvT text tower.
 
-    A config describes an LvT (video-text) model when ``vocabulary_size > 0``.
+    A config describes an LvT (video-text) model when ``vocabulary_size > 0``. Inconsistent
+    values raise `ConfigError` (a ``ValueError``).
     """
 
     patch_size: int
@@ -52,13 +55,21 @@ class VideoPrismConfig:
     def __post_init__(self) -> None:
         object.__setattr__(self, "pos_emb_shape", tuple(int(s) for s in self.pos_emb_shape))
         if len(self.pos_emb_shape) != 3:
-            raise ValueError(f"pos_emb_shape must be (T, H, W), got {self.pos_emb_shape}")
+            raise ConfigError(f"pos_emb_shape must be (T, H, W), got {self.pos_emb_shape}")
+        sizes = dict(
+            patch_size=self.patch_size, model_dim=self.model_dim, num_heads=self.num_heads, mlp_dim=self.mlp_dim
+        )
+        bad = [f"{k}={v}" for k, v in sizes.items() if v <= 0] + [f"pos_emb_shape={self.pos_emb_shape}"] * (
+            min(self.pos_emb_shape) <= 0
+        )
+        if bad:
+            raise ConfigError(f"VideoPrism config sizes must be positive, got {', '.join(bad)}")
         if self.model_dim % self.num_heads:
-            raise ValueError(f"model_dim {self.model_dim} is not divisible by num_heads {self.num_heads}")
+            raise ConfigError(f"model_dim {self.model_dim} is not divisible by num_heads {self.num_heads}")
         if self.norm_policy != "pre":
-            raise ValueError(f"only norm_policy='pre' is supported, got {self.norm_policy!r}")
+            raise ConfigError(f"only norm_policy='pre' is supported, got {self.norm_policy!r}")
         if self.attention_impl not in ATTENTION_IMPLS:
-            raise ValueError(f"attention_impl must be one of {ATTENTION_IMPLS}, got {self.attention_impl!r}")
+            raise ConfigError(f"attention_impl must be one of {ATTENTION_IMPLS}, got {self.attention_impl!r}")
 
     @property
     def is_lvt(self) -> bool:
@@ -102,14 +113,14 @@ class VideoPrismConfig:
             elif key not in _IGNORED_KEYS and key != "extra":
                 extra[key] = value
         if extra:
-            raise ValueError(f"unknown VideoPrism config keys: {sorted(extra)}")
+            raise ConfigError(f"unknown VideoPrism config keys: {sorted(extra)}")
         missing = [
             f.name
             for f in dataclasses.fields(cls)
             if f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING and f.name not in kwargs
         ]
         if missing:
-            raise ValueError(f"VideoPrism config is missing keys: {missing}")
+            raise ConfigError(f"VideoPrism config is missing keys: {missing}")
         return cls(**kwargs)
 
 
@@ -203,13 +214,19 @@ def list_configs() -> list[str]:
 
 
 def get_config(config: str | Mapping[str, Any] | VideoPrismConfig, **overrides: Any) -> VideoPrismConfig:
-    """Resolve a config name, released model name, HF repo id, dict or config object."""
+    """Resolve a config name, released model name, HF repo id, dict or config object.
+
+    An unknown name raises `ConfigError` listing the known names.
+    """
     if isinstance(config, VideoPrismConfig):
         cfg = config
     elif isinstance(config, str):
         key = RELEASED_NAMES.get(config, HF_REPOS.get(config, config))
         if key not in CONFIGS:
-            raise KeyError(f"unknown VideoPrism config {config!r}; known: {list_configs()} and {list(RELEASED_NAMES)}")
+            raise ConfigError(
+                f"unknown VideoPrism config {config!r}; known configs: {', '.join(list_configs())}; "
+                f"released names: {', '.join(RELEASED_NAMES)}"
+            )
         cfg = CONFIGS[key]
     elif isinstance(config, Mapping):
         cfg = VideoPrismConfig.from_dict(config)

@@ -12,6 +12,8 @@ import numpy as np
 import torch
 from torch import nn
 
+from vpbehavior.core.errors import ConfigError, DataError, MissingFileError
+
 from . import checkpoints as ckpt
 from .configs import VideoPrismConfig, get_config
 from .encoder import FactorizedEncoder, vision_transformer
@@ -139,13 +141,26 @@ class VideoPrism(nn.Module):
     ) -> VideoPrism:
         """Build a model from an official Flax checkpoint (npz path or name->array dict).
 
-        ``config`` defaults to the config inferred from the parameter shapes.
+        ``config`` defaults to the config inferred from the parameter shapes. A damaged file
+        or arrays that do not fit the config raise `DataError` naming the file and array.
         """
-        params = npz_path_or_dict if isinstance(npz_path_or_dict, Mapping) else ckpt.load_npz(npz_path_or_dict)
-        cfg = ckpt.infer_config(params) if config is None else get_config(config)
-        arrays = ckpt.convert_flax_params(params, cfg)
+        if isinstance(npz_path_or_dict, Mapping):
+            params, path = npz_path_or_dict, None
+        else:
+            path = Path(npz_path_or_dict)
+            params = ckpt.load_npz(path)
+        if config is None:
+            try:
+                cfg = ckpt.infer_config(params)
+            except DataError as err:
+                if path is None:
+                    raise
+                raise DataError(str(err), path, err.field) from None
+        else:
+            cfg = get_config(config)
+        arrays = ckpt.convert_flax_params(params, cfg, path=path)
         state = ckpt.to_state_dict(arrays, dtype)
-        return cls._from_state_dict(state, cfg, attention_impl, device)
+        return cls._from_state_dict(state, cfg, attention_impl, device, path=path)
 
     @classmethod
     def _from_state_dict(
@@ -154,10 +169,13 @@ class VideoPrism(nn.Module):
         cfg: VideoPrismConfig,
         attention_impl: str | None,
         device: str | torch.device = "cpu",
+        path: Path | None = None,
     ) -> VideoPrism:
         klass = VideoPrism.model_class(cfg)
         with torch.device("meta"):
             model = klass(cfg, attention_impl=attention_impl)
+        expected = {k: tuple(v.shape) for k, v in model.state_dict().items()}
+        ckpt.check_state_dict(state, expected, cfg.name, path)
         model.load_state_dict(dict(state), strict=True, assign=True)
         return model.to(device).eval()
 
@@ -183,28 +201,24 @@ class VideoPrism(nn.Module):
         or a hub repo id (``google/videoprism-base-f16r288``; other repos need
         ``filename``). Hub files are fetched with ``huggingface_hub`` (its cache and
         offline mode apply).
+
+        Every user mistake is a one-line `VpbehaviorError`: a path (a ``Path``, or a string
+        with a path separator or weights suffix) that does not exist is a `MissingFileError`;
+        an unknown name, or a hub that cannot be reached for a file not in the cache, is a
+        `ConfigError` (the latter says which file to download and how to pass it); a damaged,
+        pickle-bearing or mismatching file is a `DataError` naming the file.
         """
-        path = Path(name_or_repo_or_path)
+        spec = name_or_repo_or_path
+        path = Path(spec).expanduser()
         if path.exists():
             return cls._from_local(path, config, attention_impl, dtype, device)
-        name = str(name_or_repo_or_path)
-        released = ckpt.resolve_released(name)
-        if released is not None:
-            repo, fname, cfg = released
-            filename = filename or fname
-            config = cfg if config is None else config
-        elif "/" in name and not name.startswith((".", "/")):
-            repo = name
-            if filename is None:
-                raise ValueError(
-                    f"{name!r} is not a released VideoPrism repo; pass filename= "
-                    "(an official .npz or one of our .safetensors files)"
-                )
-        else:
-            raise FileNotFoundError(
-                f"{name!r} is neither a local path, a released VideoPrism name "
-                f"({sorted(ckpt.RELEASED_NAMES)}) nor a hub repo id"
-            )
+        name = os.fspath(spec)
+        if not isinstance(spec, str) or ckpt.looks_like_path(name):
+            hint = "" if path.is_absolute() else f" (looked for {path.absolute()})"
+            raise MissingFileError(f"{name}: weights file not found{hint}", path)
+        repo, filename, released_cfg = ckpt.resolve_hub_spec(name, filename)
+        if config is None:
+            config = released_cfg
         local = ckpt.hub_download(
             repo,
             filename,
@@ -224,13 +238,17 @@ class VideoPrism(nn.Module):
         device: str | torch.device,
     ) -> VideoPrism:
         if path.is_dir():
-            found = [p for ext in ("safetensors", "pt", "pth", "npz") for p in sorted(path.glob(f"*.{ext}"))]
-            if len(found) != 1:
-                raise FileNotFoundError(
-                    f"expected exactly one .safetensors, .pt or .npz file in {path}, found {[p.name for p in found]}"
+            found = [p for ext in ("safetensors", "pt", "pth", "ckpt", "npz") for p in sorted(path.glob(f"*.{ext}"))]
+            if not found:
+                raise MissingFileError(
+                    f"{path}: no weights file in this folder (expected one .safetensors, .pt, .pth, .ckpt or .npz)",
+                    path,
                 )
+            if len(found) > 1:
+                names = ", ".join(p.name for p in found[:6]) + (", ..." if len(found) > 6 else "")
+                raise ConfigError(f"{path}: several weights files in this folder ({names}); pass the one to use")
             path = found[0]
-        if path.suffix == ".npz":
+        if path.suffix.lower() == ".npz":
             return cls.from_flax(path, config, attention_impl=attention_impl, dtype=dtype, device=device)
         model = cls.load(path, attention_impl=attention_impl, device=device)
         return model.to(dtype)
@@ -243,9 +261,13 @@ class VideoPrism(nn.Module):
         attention_impl: str | None = None,
         device: str | torch.device = "cpu",
     ) -> VideoPrism:
-        """Load a file written by :meth:`save` (safetensors, or ``.pt`` weights-only)."""
+        """Load a file written by :meth:`save` (safetensors, or ``.pt`` weights-only).
+
+        A missing file raises `MissingFileError`; a damaged, foreign, pickle-bearing or
+        mismatching one raises `DataError` naming the file (and the first bad parameter).
+        """
         state, cfg = ckpt.load_checkpoint(path)
-        return cls._from_state_dict(state, cfg, attention_impl, device)
+        return cls._from_state_dict(state, cfg, attention_impl, device, path=Path(path))
 
     def save(self, path: PathLike) -> Path:
         """Save weights and config (safetensors; ``.pt``/``.pth`` use torch.save)."""
