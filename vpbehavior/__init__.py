@@ -20,31 +20,14 @@ from .core import (
     VpbehaviorError,
 )
 
-_API = (
-    "load",
-    "open_video",
-    "load_encoder",
-    "extract_features",
-    "train_classifier",
-    "load_classifier",
-    "predict",
-    "evaluate",
-    "run_benchmark",
-    "ExtractConfig",
-    "ExtractionResult",
-    "TrainConfig",
-    "BehaviorClassifier",
-    "EvaluationReport",
-    "BenchmarkResult",
-    "DEFAULT_WEIGHTS",
-)
+from . import api as _api  # cheap: the API imports torch and decoders only when called
+
+_API = tuple(_api.__all__)
 
 
 def __getattr__(name: str):
     if name in _API:
-        from . import api
-
-        return getattr(api, name)
+        return getattr(_api, name)
     raise AttributeError(f"module 'vpbehavior' has no attribute {name!r}")
 
 

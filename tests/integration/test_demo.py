@@ -10,6 +10,7 @@ def test_demo_runs_and_reports_both_paths(tmp_path, capsys):
     assert main(["demo", "--out", str(out), "--train-videos", "3", "--test-videos", "1", "--frames", "300"]) == 0
     printed = capsys.readouterr().out
     assert "pose (keypoint motion)" in printed and "video: tiny (random init)" in printed
+    assert "near chance by design" in printed and "--weights videoprism_public_v1_base" in printed
     for kind in ("pose", "video"):
         report = json.loads((out / f"report_{kind}" / "report.json").read_text())
         assert report["recordings"] == ["synthetic_00"]
@@ -23,23 +24,21 @@ def test_demo_runs_and_reports_both_paths(tmp_path, capsys):
 
 
 def test_demo_data_is_reused_only_with_the_same_settings(tmp_path):
-    import argparse
-
     import pytest
 
     from vpbehavior.io.video import probe_video
-    from vpbehavior.pipelines.demo import _write_data
+    from vpbehavior.pipelines.demo import write_data
 
     data = tmp_path / "data"
-    args = argparse.Namespace(frames=40, size=64, seed=0, train_videos=1, test_videos=1)
-    _write_data(data, args)
+    settings = dict(frames=40, size=64, seed=0, train_videos=1, test_videos=1)
+    write_data(data, settings)
     video = data / "train" / "synthetic_00.mp4"
     first = video.stat().st_mtime_ns
-    _write_data(data, args)
+    write_data(data, settings)
     assert video.stat().st_mtime_ns == first  # reused
-    _write_data(data, argparse.Namespace(**{**vars(args), "frames": 50}))
+    write_data(data, {**settings, "frames": 50})
     assert probe_video(video)["n_frames"] == 50  # other settings: written anew
     stranger = tmp_path / "mine"
     stranger.mkdir()
     with pytest.raises(ValueError, match="not written by the demo"):
-        _write_data(stranger, args)
+        write_data(stranger, settings)

@@ -109,3 +109,38 @@ def test_registry_errors_name_the_path(tmp_path, capsys):
 def test_console_script_runs():
     out = subprocess.run([sys.executable, "-m", "vpbehavior.cli", "--help"], capture_output=True, text=True)
     assert out.returncode == 0 and "inspect" in out.stdout
+
+
+def test_every_flag_shows_its_default():
+    import argparse
+
+    from vpbehavior.cli import build_parser
+
+    missing = []
+    sub = next(a for a in build_parser()._actions if isinstance(a, argparse._SubParsersAction))
+    for name, parser in sub.choices.items():
+        for action in parser._actions:
+            if not action.option_strings or action.required or isinstance(action, (argparse._HelpAction,)):
+                continue
+            if action.nargs == 0 and not isinstance(action, argparse.BooleanOptionalAction):
+                continue  # plain switches (--force, --json) default to off
+            if "default" not in (action.help or ""):
+                missing.append(f"{name} {action.option_strings[0]}")
+    assert not missing, missing
+
+
+def test_config_fields_and_flags_agree():
+    """Every TrainConfig / ExtractConfig field reaches the CLI and back unchanged."""
+    import dataclasses
+
+    from vpbehavior.cli import build_parser
+    from vpbehavior.pipelines._flags import config_from_args
+
+    args = build_parser().parse_args(["train", "d", "--out", "c.safetensors", "--epochs", "7", "--train-seed", "3",
+                                      "--no-standardize", "--window", "1"])  # fmt: skip
+    config = config_from_args(vpbehavior.TrainConfig, args)
+    assert (config.max_epochs, config.seed, config.standardize, config.window) == (7, 3, False, 1)
+    assert dataclasses.replace(config, max_epochs=50, seed=0, standardize=True) == vpbehavior.TrainConfig()
+    args = build_parser().parse_args(["extract", "d", "--features", "f", "--clip-length", "8", "--no-subjects"])
+    extract = config_from_args(vpbehavior.ExtractConfig, args)
+    assert extract == vpbehavior.ExtractConfig(clip_length=8, subjects=False)

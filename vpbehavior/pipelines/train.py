@@ -12,7 +12,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
     parser.add_argument("data", help="a dataset folder with behavior labels")
     parser.add_argument("--out", required=True, help="classifier file to write (.safetensors)")
-    parser.add_argument("--features", default=None, help=FEATURES_HELP + "; needed for video feature kinds")
+    parser.add_argument("--features", default=None, help=FEATURES_HELP + "; needed for video feature kinds (default: none)")
     parser.add_argument("--format", default="auto", help="dataset format (default: detect from the files)")
     parser.add_argument("--split", default=None, help="training split (default: 'train' if the data has splits, else all)")
     parser.add_argument("--val-split", default=None, help="validation split (default: 'val' if present, else --val-fraction)")
