@@ -19,6 +19,7 @@ Usage: python benchmarks/extract_speed.py [--base-frames 48] [--train-frames 100
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import tempfile
 import time
 from pathlib import Path
@@ -37,6 +38,7 @@ def make_video(folder: Path, n_frames: int):
 
 
 def time_extraction(rec, config_name: str, size: int, clip_length: int, batch_size: int, device: str, work: Path) -> dict:
+    from vpbehavior.runtime import autocast
     from vpbehavior.features.extract import (
         ExtractConfig,
         encoder_identity,
@@ -62,7 +64,7 @@ def time_extraction(rec, config_name: str, size: int, clip_length: int, batch_si
     # compute alone (same clips, already decoded)
     g = cfg.size // model.patch_size
     t0 = time.perf_counter()
-    with torch.inference_mode(), torch.autocast("cuda", dtype=torch.bfloat16, enabled=device.startswith("cuda")):
+    with torch.inference_mode(), autocast(device):
         for _, batch in batches:
             x = torch.from_numpy(batch).to(device).float().div_(255)
             tok = model(x).embeddings.float().reshape(len(batch), cfg.clip_length, g, g, -1)
@@ -73,15 +75,17 @@ def time_extraction(rec, config_name: str, size: int, clip_length: int, batch_si
     del batches
     # overlapped pipeline
     t0 = time.perf_counter()
-    extract_recording(rec, model, work / config_name, cfg, batch_size=batch_size, device=device, progress=False,
-                      identity=identity, overwrite=True)
+    run_cfg = dataclasses.replace(cfg, batch_size=batch_size, device=device)
+    extract_recording(rec, model, work / config_name, run_cfg, progress=False, identity=identity, overwrite=True)
     pipeline = time.perf_counter() - t0
     return {"config": config_name, "size": cfg.size, "clip": cfg.clip_length, "stride": cfg.stride, "frames": n,
             "clips": len(clips), "decode_s": decode, "compute_s": compute, "pipeline_s": pipeline}
 
 
 def time_training(n_frames: int, dim: int, heads: tuple[str, ...], device: str) -> list[dict]:
-    from vpbehavior.classify.train import FeatureSequence, TrainConfig, train_classifier
+    from vpbehavior.classify.config import TrainConfig
+    from vpbehavior.classify.data import FeatureSequence
+    from vpbehavior.classify.training import fit
 
     rng = np.random.default_rng(0)
     n_classes = 8
@@ -92,7 +96,7 @@ def time_training(n_frames: int, dim: int, heads: tuple[str, ...], device: str) 
     for head in heads:
         cfg = TrainConfig(head=head, max_epochs=1, batch_size=1024, device=device, hidden=256)
         t0 = time.perf_counter()
-        clf = train_classifier(seqs, None, [f"c{i}" for i in range(n_classes)], cfg, progress=False)
+        clf = fit(seqs, None, [f"c{i}" for i in range(n_classes)], cfg)
         rows.append({"head": head, "frames": n_frames, "dim": dim, "epoch_s": clf.info["history"][0]["seconds"],
                      "total_s": time.perf_counter() - t0})
     return rows

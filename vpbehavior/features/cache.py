@@ -26,6 +26,8 @@ from pathlib import Path
 
 import numpy as np
 
+from vpbehavior.core.errors import DataError, MissingFileError
+
 FORMAT = "vpbehavior-features"
 FORMAT_VERSION = 1
 SUFFIX = ".features.h5"
@@ -183,29 +185,38 @@ class CacheWriter:
             self.fh.close()
 
 
+def complete_provenance(path: str | Path) -> dict:
+    """The provenance of a complete cache file; a clear error when it is missing, partial or not ours."""
+    return _open_complete(path, ())["provenance"]
+
+
 def read_features(path: str | Path, kinds: tuple[str, ...] = ("frame", "tokens", "subject")) -> dict:
     """Load a complete cache: the arrays in ``kinds`` present in the file, plus provenance.
 
     Returns a dict with ``frame`` / ``tokens`` / ``subject`` as float32 arrays (absent kinds
     are None), ``subjects`` and ``provenance``.
     """
+    return _open_complete(path, kinds)
+
+
+def _open_complete(path: str | Path, kinds: tuple[str, ...]) -> dict:
     import h5py
 
     path = Path(path)
     if not path.is_file():
         hint = " (extraction unfinished: a .partial file exists)" if partial_path(path).is_file() else ""
-        raise FileNotFoundError(f"{path}: no feature cache{hint}; run `vpbehavior extract` first")
+        raise MissingFileError(f"{path}: no feature cache{hint}; run `vpbehavior extract` first", path)
     try:
         fh = h5py.File(path, "r")
     except OSError as err:
-        raise ValueError(f"{path}: not a readable HDF5 feature cache ({err})") from None
+        raise DataError(f"not a readable HDF5 feature cache ({err})", path) from None
     with fh:
         if fh.attrs.get("format") != FORMAT:
-            raise ValueError(f"{path}: not a vpbehavior feature cache (attribute 'format' is {fh.attrs.get('format')!r})")
+            raise DataError(f"not a vpbehavior feature cache (attribute 'format' is {fh.attrs.get('format')!r})", path)
         if int(fh.attrs.get("format_version", 0)) > FORMAT_VERSION:
-            raise ValueError(f"{path}: feature cache format v{fh.attrs['format_version']} is newer than this vpbehavior")
+            raise DataError(f"feature cache format v{fh.attrs['format_version']} is newer than this vpbehavior", path)
         if not fh.attrs.get("complete", False):
-            raise ValueError(f"{path}: feature cache is incomplete; re-run `vpbehavior extract` to finish it")
+            raise DataError("feature cache is incomplete; run `vpbehavior extract` again to finish it", path)
         out = {"provenance": json.loads(fh.attrs["provenance"]), "subjects": None}
         for kind in ("frame", "tokens", "subject"):
             out[kind] = fh[kind][()].astype(np.float32) if kind in kinds and kind in fh else None
