@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import sleap_io as sio
 
-from vpbehavior.core import BehaviorLabels, Bout, Pose
+from vpbehavior.core import BehaviorLabels, Bout, DataError, MissingFileError, Pose
 from vpbehavior.io.labels_file import load_labels, save_labels
 from vpbehavior.io.pose import (
     events_to_bouts,
@@ -95,7 +95,11 @@ def test_behavior_file_round_trip_keeps_unannotated_and_background(tmp_path):
     mask[10:20, 1] = False
     labels = BehaviorLabels.from_bouts(
         [Bout(0, 5, "a", "other"), Bout(5, 30, "a", "groom"), Bout(0, 10, "b", "groom")],
-        30, ["groom", "other"], ["a", "b"], annotated=mask, background="other",
+        30,
+        ["groom", "other"],
+        ["a", "b"],
+        annotated=mask,
+        background="other",
     )
     path = save_labels(labels, tmp_path / "x.behavior.json")
     assert not list(tmp_path.glob("*.tmp"))
@@ -122,8 +126,14 @@ def test_fragmented_tracks_keep_one_column_per_track():
     skeleton = sio.Skeleton(["head", "tail"])
     tracks = [sio.Track("track_0"), sio.Track("track_1")]
     video = sio.Video(filename="fly.mp4", open_backend=False)
-    frames = [sio.LabeledFrame(video=video, frame_idx=t, instances=[sio.Instance.from_numpy(
-        np.full((2, 2), float(t)), skeleton=skeleton, track=tracks[t >= 3])]) for t in range(6)]
+    frames = [
+        sio.LabeledFrame(
+            video=video,
+            frame_idx=t,
+            instances=[sio.Instance.from_numpy(np.full((2, 2), float(t)), skeleton=skeleton, track=tracks[t >= 3])],
+        )
+        for t in range(6)
+    ]
     labels = sio.Labels(labeled_frames=frames, videos=[video], skeletons=[skeleton], tracks=tracks)
     pose = pose_from_sleap(labels, n_frames=7)
     assert pose.subjects == ("track_0", "track_1")
@@ -136,8 +146,109 @@ def test_behavior_file_structural_errors_name_the_file(tmp_path):
     path.write_text("[1, 2]")
     with pytest.raises(ValueError, match="s.behavior.json.*not a vpbehavior behavior file"):
         load_labels(path)
-    obj = {"format": "vpbehavior.behavior", "version": 1, "n_frames": 4, "classes": ["a"], "subjects": ["m"],
-           "background": None, "bouts": [], "unannotated": [[0, 2, "ghost"]]}
+    obj = {
+        "format": "vpbehavior.behavior",
+        "version": 1,
+        "n_frames": 4,
+        "classes": ["a"],
+        "subjects": ["m"],
+        "background": None,
+        "bouts": [],
+        "unannotated": [[0, 2, "ghost"]],
+    }
     path.write_text(json.dumps(obj))
     with pytest.raises(ValueError, match="s.behavior.json.*ghost"):
         load_labels(path)
+
+
+# ----------------------------------------------------------------------------- Bout.target round trips
+@pytest.fixture
+def directed():
+    """Two mice; m1's attack is directed at m2, m2's groom is undirected, one frame-level stimulus."""
+    bouts = [
+        Bout(0, 4, "m1", "attack", target="m2"),
+        Bout(6, 9, "m1", "attack", target="m2"),
+        Bout(2, 5, "m2", "groom"),
+        Bout(7, 10, "all", "light"),
+    ]
+    return BehaviorLabels.from_bouts(bouts, 10, ["attack", "groom", "light"], ["m1", "m2", "all"])
+
+
+def test_targets_round_trip_through_slp_events(tmp_path, directed):
+    pose = Pose(np.ones((10, 2, 2, 2)), ["a", "b"], ["m1", "m2"], edges=[(0, 1)])
+    sleap_labels = pose_to_sleap(pose, tmp_path / "v.mp4")
+    labels_to_events(directed, sleap_labels)
+    path = tmp_path / "v.slp"
+    sio.save_slp(sleap_labels, str(path))
+    loaded = sio.load_slp(str(path))
+    attack = [e for e in loaded.events if e.type.name == "attack"]
+    assert [(e.subject.name, e.target.name) for e in attack] == [("m1", "m2"), ("m1", "m2")]  # sleap-io's own fields
+    groom = next(e for e in loaded.events if e.type.name == "groom")
+    assert groom.target is None and not groom.is_directed
+    assert next(e for e in loaded.events if e.type.name == "light").subject is None
+    bouts = events_to_bouts(loaded)
+    assert sorted(bouts) == sorted(directed.to_bouts())
+    assert Bout(0, 4, "m1", "attack", target="m2") in bouts
+    assert events_to_labels(loaded, 10, subjects=["m1", "m2", "all"]) == directed
+    assert pose_from_sleap(loaded, n_frames=10).edges == ((0, 1),)  # the skeleton's edges come back
+
+
+def test_identity_as_event_target():
+    skeleton = sio.Skeleton(["h"])
+    video = sio.Video(filename="v.mp4", open_backend=False)
+    track, mouse = sio.Track("m1"), sio.Identity(name="intruder")
+    labels = sio.Labels(videos=[video], skeletons=[skeleton], tracks=[track])
+    labels.events.append(
+        sio.UserEvent(type="chase", video=video, start_frame=1, end_frame=2, subject=track, target=mouse)
+    )
+    assert events_to_bouts(labels) == [Bout(1, 3, "m1", "chase", target="intruder")]
+
+
+def test_behavior_file_v2_keeps_targets_and_v1_still_reads(tmp_path, directed):
+    path = save_labels(directed, tmp_path / "v.behavior.json")
+    obj = json.loads(path.read_text())
+    assert (
+        obj["version"] == 2
+        and [0, 4, "m1", "attack", "m2"] in obj["bouts"]
+        and [2, 5, "m2", "groom", None] in obj["bouts"]
+    )
+    back = load_labels(path)
+    assert back == directed and back.targets == {("m1", "attack"): "m2"}
+    # a version 1 file (written before targets existed): 4-element bouts
+    v1 = {
+        "format": "vpbehavior.behavior",
+        "version": 1,
+        "n_frames": 6,
+        "classes": ["attack", "other"],
+        "subjects": ["m1", "m2"],
+        "background": "other",
+        "bouts": [[0, 2, "m1", "attack"], [2, 6, "m1", "other"]],
+        "unannotated": [[0, 6, "m2"]],
+    }
+    path.write_text(json.dumps(v1))
+    old = load_labels(path)
+    assert old.to_bouts() == [Bout(0, 2, "m1", "attack"), Bout(2, 6, "m1", "other")] and not old.targets
+    assert (old.values[:, 1] == -1).all() and old.background == "other"
+    v1["bouts"][0].append("m2")  # a target in a version 1 file is malformed
+    path.write_text(json.dumps(v1))
+    with pytest.raises(DataError, match=r"v\.behavior\.json.*bouts\[0\].*version 1"):
+        load_labels(path)
+    path.write_text(json.dumps({**v1, "version": 9}))
+    with pytest.raises(DataError, match="version 9"):
+        load_labels(path)
+
+
+def test_conflicting_targets_are_a_data_error():
+    bouts = [Bout(0, 2, "m1", "chase", target="m2"), Bout(4, 5, "m1", "chase", target="m3")]
+    with pytest.raises(DataError, match="directed at both"):
+        BehaviorLabels.from_bouts(bouts, 6, subjects=["m1", "m2", "m3"])
+
+
+def test_pose_errors_are_data_errors(tmp_path):
+    bad = tmp_path / "broken.slp"
+    bad.write_bytes(b"not an hdf5 file")
+    with pytest.raises(DataError) as info:
+        load_pose_file(bad)
+    assert info.value.path == bad
+    with pytest.raises(MissingFileError):
+        load_pose_file(tmp_path / "missing.slp")
