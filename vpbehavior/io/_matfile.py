@@ -20,13 +20,15 @@ from typing import Any
 
 import numpy as np
 
+from vpbehavior.core import DataError
+
 __all__ = ["MatFileError", "mat_version", "read_mat"]
 
 _HEADER_BYTES = 128
 
 
-class MatFileError(ValueError):
-    """A MATLAB file cannot be read; the message names the file and the problem."""
+class MatFileError(DataError):
+    """A MATLAB file cannot be read; the message names the file (``path``) and the problem."""
 
 
 def mat_version(path: str | Path) -> str:
@@ -44,9 +46,9 @@ def mat_version(path: str | Path) -> str:
             fh.seek(512)
             hdf5_sig = fh.read(8)
     except OSError as err:
-        raise MatFileError(f"{path}: cannot read the file ({err.strerror or err})") from err
+        raise MatFileError(f"{path}: cannot read the file ({err.strerror or err})", path=path) from err
     if not head:
-        raise MatFileError(f"{path}: the file is empty (0 bytes), not a MATLAB file")
+        raise MatFileError(f"{path}: the file is empty (0 bytes), not a MATLAB file", path=path)
     if head[:8] == b"\x89HDF\r\n\x1a\n" or hdf5_sig == b"\x89HDF\r\n\x1a\n":
         return "7.3"
     if len(head) == _HEADER_BYTES and head[:6] == b"MATLAB":
@@ -101,7 +103,9 @@ def _read_scipy(path: Path, wanted: list[str] | None) -> dict[str, Any]:
     except NotImplementedError:  # v7.3 without the usual header: let h5py try
         return _read_h5(path, wanted)
     except Exception as err:  # scipy raises ValueError, TypeError, OSError, zlib.error ...
-        raise MatFileError(f"{path}: corrupt or truncated MATLAB file (scipy.io: {type(err).__name__}: {err})") from err
+        raise MatFileError(
+            f"{path}: corrupt or truncated MATLAB file (scipy.io: {type(err).__name__}: {err})", path=path
+        ) from err
     return {k: _from_scipy(v) for k, v in raw.items() if not k.startswith("__")}
 
 
@@ -137,7 +141,7 @@ def _read_h5(path: Path, wanted: list[str] | None) -> dict[str, Any]:
     try:
         fh = h5py.File(path, "r")
     except OSError as err:
-        raise MatFileError(f"{path}: corrupt or truncated MATLAB v7.3 (HDF5) file ({err})") from err
+        raise MatFileError(f"{path}: corrupt or truncated MATLAB v7.3 (HDF5) file ({err})", path=path) from err
     out: dict[str, Any] = {}
     with fh:
         names = [k for k in fh.keys() if not k.startswith("#")]

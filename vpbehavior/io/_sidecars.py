@@ -1,5 +1,5 @@
 """Helpers shared by the dataset loaders: finding videos next to the data, checking them,
-and collecting per-recording failures.
+cleaning names, and collecting per-recording failures.
 
 Private to `vpbehavior.io`; the format modules (calms21, flyvsfly, ...) use them.
 """
@@ -7,17 +7,27 @@ Private to `vpbehavior.io`; the format modules (calms21, flyvsfly, ...) use them
 from __future__ import annotations
 
 import os
-import warnings
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any, TypeVar
 
-from vpbehavior.core import LoadFailure
+from vpbehavior.core import ConfigError, LoadFailure, MissingFileError, VideoError
+from vpbehavior.core.errors import INPUT_ERRORS
+from vpbehavior.reporting import warn_data
 
 T = TypeVar("T")
 
 #: Values of the loaders' ``videos`` option.
 VIDEO_MODES = ("auto", "require", "skip")
+
+
+def clean_name(name: object) -> str:
+    """A name as the dataset spells it, with surrounding and repeated whitespace removed.
+
+    Names are compared with `vpbehavior.core.names.name_key` (case and spacing ignored);
+    this is only the spelling that is kept (``"wing threat "`` -> ``"wing threat"``).
+    """
+    return " ".join(str(name).split())
 
 
 def video_suffixes() -> tuple[str, ...]:
@@ -34,7 +44,7 @@ def check_video_mode(videos: str | bool) -> str:
     if videos is False or videos is None:
         return "skip"
     if videos not in VIDEO_MODES:
-        raise ValueError(f"videos must be one of {VIDEO_MODES} (or True/False), not {videos!r}")
+        raise ConfigError(f"videos must be one of {VIDEO_MODES} (or True/False), not {videos!r}")
     return videos
 
 
@@ -69,22 +79,49 @@ def index_videos(folders: Iterable[Path], max_depth: int = 3, limit: int = 200_0
     return found
 
 
-def probe_attached_video(path: Path, n_frames: int, what: str) -> dict:
-    """Check that ``path`` is a readable video; warn when its length differs from ``n_frames``.
+def _decoder_errors() -> tuple[type[BaseException], ...]:
+    """Exceptions that mean "this file does not decode": our video module's and PyAV's."""
+    from vpbehavior.io import video
 
-    Returns the `probe_video` dict. Raises ``FileNotFoundError`` (missing target) or
-    ``ValueError`` (unreadable), both naming the video and ``what`` it belongs to.
+    errors: list[type[BaseException]] = [video.VideoError, OSError, EOFError]
+    try:
+        import av.error
+
+        errors.append(av.error.FFmpegError)
+    except ImportError:  # PyAV missing: open_video says so itself
+        pass
+    return tuple(errors)
+
+
+def probe(path: Path, what: str, fps: float | None = None) -> dict:
+    """`probe_video` of ``path``, with its problems raised or reported the vpbehavior way.
+
+    A missing file (or dangling link) raises `MissingFileError`, an undecodable one
+    `VideoError`, both naming the video and ``what`` it belongs to. Problems the reader
+    noticed but read past (e.g. a truncated tail) are warned about by the video module itself.
     """
     from vpbehavior.io.video import probe_video
 
+    path = Path(path)
     if not path.exists():
-        raise FileNotFoundError(f"{path}: video of {what} is missing (the file or its link target does not exist)")
+        raise MissingFileError(
+            f"{path}: video of {what} is missing (the file or its link target does not exist)", path=path
+        )
     try:
-        info = probe_video(path)
-    except Exception as err:  # VideoError, OSError, av errors: all mean "cannot use this video"
-        raise ValueError(f"{path}: video of {what} is unreadable ({type(err).__name__}: {err})") from err
+        info = probe_video(path, fps=fps)
+    except (VideoError, *_decoder_errors()) as err:
+        detail = str(err).removeprefix(f"{path}: ")
+        if not isinstance(err, VideoError):
+            detail = f"{type(err).__name__}: {detail}"
+        raise VideoError(f"{path}: video of {what} is unreadable ({detail})", path=path) from err
+    return info
+
+
+def probe_attached_video(path: Path, n_frames: int, what: str) -> dict:
+    """`probe` a video found next to the data; warn when its length differs from ``n_frames``."""
+    info = probe(path, what)
     if info.get("n_frames") != n_frames:
-        warnings.warn(
+        warn_data(
             f"{path}: video has {info.get('n_frames')} frames but {what} has {n_frames}; "
             "frame t of the data is taken to be frame t of the video",
             stacklevel=3,
@@ -93,9 +130,13 @@ def probe_attached_video(path: Path, n_frames: int, what: str) -> dict:
 
 
 def try_load(failures: list[LoadFailure], path: Path, fn: Callable[..., T], *args: Any) -> T | None:
-    """Run ``fn(*args)``; on a data error append a `LoadFailure` for ``path`` and return None."""
+    """Run ``fn(*args)``; on a data error append a `LoadFailure` for ``path`` and return None.
+
+    Only unusable input is caught (`vpbehavior.core.errors.INPUT_ERRORS`: our data errors and
+    the operating system's); any other exception is a bug and propagates with its traceback.
+    """
     try:
         return fn(*args)
-    except (ValueError, OSError, KeyError, IndexError, TypeError) as err:
+    except INPUT_ERRORS as err:
         failures.append(LoadFailure(Path(path), str(err)))
         return None

@@ -6,13 +6,18 @@ Every sequence becomes one `Recording`:
 
 - pose: subjects ``resident`` (mouse 0) and ``intruder`` (mouse 1), the 7 body parts in file
   order, (x, y) pixels, with the pose scores;
-- labels: the annotations are behaviors *of the resident*, so they fill the resident's row
-  (one class per frame, vocabulary from ``metadata.vocab`` sorted by id, "other" marked as
-  background); the intruder's row is "not annotated";
+- labels: the annotations are behaviors *of the resident directed at the intruder*, so they
+  fill the resident's row with the intruder as every behavior's target (`Bout.target`; one
+  class per frame, vocabulary from ``metadata.vocab`` sorted by id, names as the file spells
+  them, "other" marked as background and undirected); the intruder's row is "not annotated";
 - split: from the file name (``calms21_task1_train.json`` -> "train"; the unlabeled parts ->
   "unlabeled"), else from the sequence id (``task1/test/...``);
 - video: a task-1 video is attached when one is found next to the data (its stem is the
   sequence name, e.g. ``mouse001_task1_annotator1``, or the mouse id, e.g. ``mouse001``).
+
+The dataset's ``test_split`` is "test" when test sequences were loaded. Damaged files and
+sequences raise (or are listed as failures with) a `DataError` naming the file, the
+sequence and the field.
 
 The files are hundreds of MB. They are scanned in chunks: numpy finds the brackets that
 delimit each sequence, and only one sequence's JSON is decoded at a time, so memory holds
@@ -35,9 +40,21 @@ from typing import Any
 import numpy as np
 
 from vpbehavior._files import atomic_output
-from vpbehavior.core import BehaviorLabels, Dataset, LoadFailure, Pose, Recording
-from vpbehavior.io._sidecars import check_video_mode, index_videos, probe_attached_video, try_load
+from vpbehavior.core import (
+    BehaviorLabels,
+    DataError,
+    Dataset,
+    FormatError,
+    LoadFailure,
+    MissingFileError,
+    Pose,
+    Recording,
+)
+from vpbehavior.core.errors import INPUT_ERRORS
+from vpbehavior.core.names import match_name, name_lookup
+from vpbehavior.io._sidecars import check_video_mode, clean_name, index_videos, probe_attached_video, try_load
 from vpbehavior.io.registry import register_format
+from vpbehavior.reporting import track
 
 __all__ = [
     "BODYPARTS",
@@ -57,14 +74,18 @@ FPS = 30.0
 IMAGE_SIZE = (1024, 570)
 CACHE_SUFFIX = ".vpbehavior-cache.npz"
 CACHE_ENV = "VPBEHAVIOR_CACHE"
-_CACHE_VERSION = 2
+_CACHE_VERSION = 3  # 3: vocabulary names whitespace-cleaned
 _CHUNK = 1 << 23  # 8 MiB
 _SNIFF_BYTES = 4096
 _TOP_KEY = re.compile(rb'^\s*\{\s*"(annotator-id_\d+|unlabeled_videos)"\s*:\s*\{')
 # Any group key (task 3's group spelling is unverified): {"<group>": {"<sequence>": {"keypoints"|...
 _JSON_STR = rb'"(?:[^"\\]|\\.)*"'
 _NESTED_SEQUENCE = re.compile(
-    rb"^\s*\{\s*" + _JSON_STR + rb"\s*:\s*\{\s*" + _JSON_STR + rb'\s*:\s*\{\s*"(keypoints|scores|annotations|metadata)"\s*:'
+    rb"^\s*\{\s*"
+    + _JSON_STR
+    + rb"\s*:\s*\{\s*"
+    + _JSON_STR
+    + rb'\s*:\s*\{\s*"(keypoints|scores|annotations|metadata)"\s*:'
 )
 _KEY_BEFORE_VALUE = re.compile(rb'^\s*,?\s*("(?:[^"\\]|\\.)*")\s*:\s*$', re.S)
 
@@ -110,8 +131,8 @@ class _Scanner:
         self.closed = False  # the top object has ended
         self.text = bytearray()  # bytes between structural events (keys) or of the current sequence
 
-    def _fail(self, message: str) -> ValueError:
-        return ValueError(f"{self.path}: {message}")
+    def _fail(self, message: str) -> DataError:
+        return DataError(f"{self.path}: {message}", path=self.path)
 
     def _key(self, where: int) -> str:
         match = _KEY_BEFORE_VALUE.match(bytes(self.text))
@@ -226,8 +247,8 @@ class _Scanner:
 # --------------------------------------------------------------------------------------------
 
 
-def _field_error(path: Path, seq_id: str, fld: str, problem: str) -> ValueError:
-    return ValueError(f"{path}: sequence {seq_id!r}, field {fld!r}: {problem}")
+def _field_error(path: Path, seq_id: str, fld: str, problem: str) -> DataError:
+    return DataError(f"{path}: sequence {seq_id!r}, field {fld!r}: {problem}", path=path, field=fld)
 
 
 def _numeric(path: Path, seq_id: str, obj: dict, fld: str, tail: tuple[int, ...]) -> np.ndarray:
@@ -244,7 +265,7 @@ def _numeric(path: Path, seq_id: str, obj: dict, fld: str, tail: tuple[int, ...]
 
 
 def parse_vocab(path: Path, seq_id: str, metadata: Any) -> tuple[tuple[str, ...], tuple[int, ...]]:
-    """Class names and their ids, sorted by id, from ``metadata.vocab``.
+    """Class names (as spelled in the file, whitespace cleaned) and their ids, sorted by id, from ``metadata.vocab``.
 
     Ids must be distinct non-negative integers; they need not be 0..C-1 (the task-3 vocab
     layout is unverified), so annotations are mapped through the ids, never used as columns.
@@ -257,7 +278,12 @@ def parse_vocab(path: Path, seq_id: str, metadata: Any) -> tuple[tuple[str, ...]
     if len(set(vocab.values())) != len(vocab):
         raise _field_error(path, seq_id, "metadata.vocab", f"two behaviors share an id: {vocab}")
     items = sorted(vocab.items(), key=lambda kv: kv[1])
-    return tuple(name for name, _ in items), tuple(i for _, i in items)
+    names = tuple(clean_name(name) for name, _ in items)  # the file's spelling, whitespace cleaned
+    try:
+        name_lookup(names)
+    except ValueError as err:
+        raise _field_error(path, seq_id, "metadata.vocab", str(err)) from None
+    return names, tuple(i for _, i in items)
 
 
 def parse_sequence(path: Path, group: str, seq_id: str, raw: bytes | dict, offset: int = 0) -> CalMS21Sequence:
@@ -267,13 +293,13 @@ def parse_sequence(path: Path, group: str, seq_id: str, raw: bytes | dict, offse
             obj = json.loads(raw)
         except (json.JSONDecodeError, UnicodeDecodeError) as err:
             pos = getattr(err, "pos", 0)
-            raise ValueError(
-                f"{path}: sequence {seq_id!r} is not valid JSON near byte {offset + pos} ({err})"
+            raise DataError(
+                f"{path}: sequence {seq_id!r} is not valid JSON near byte {offset + pos} ({err})", path=path
             ) from None
     else:
         obj = raw
     if not isinstance(obj, dict):
-        raise ValueError(f"{path}: sequence {seq_id!r} is not a JSON object")
+        raise DataError(f"{path}: sequence {seq_id!r} is not a JSON object", path=path)
     keypoints = _numeric(path, seq_id, obj, "keypoints", (2, 2, 7))
     n_frames = len(keypoints)
     points = np.ascontiguousarray(keypoints.transpose(0, 1, 3, 2))  # [T, mouse, part, xy]
@@ -318,18 +344,18 @@ def parse_sequence(path: Path, group: str, seq_id: str, raw: bytes | dict, offse
     return CalMS21Sequence(group, seq_id, points, scores, annotations, classes, meta)
 
 
-def iter_calms21_file(path: str | Path) -> Iterator[CalMS21Sequence | ValueError]:
+def iter_calms21_file(path: str | Path) -> Iterator[CalMS21Sequence | DataError]:
     """Stream the sequences of one JSON file, one decoded at a time.
 
-    Yields a `CalMS21Sequence`, or a ``ValueError`` for a sequence that is damaged (the
-    scan goes on). A damaged file structure (e.g. truncation) raises ``ValueError`` after
+    Yields a `CalMS21Sequence`, or a `DataError` for a sequence that is damaged (the
+    scan goes on). A damaged file structure (e.g. truncation) raises `DataError` after
     the complete sequences before it were yielded.
     """
     path = Path(path)
     for group, seq_id, raw, offset in _Scanner(path):
         try:
             yield parse_sequence(path, group, seq_id, raw, offset)
-        except ValueError as err:
+        except DataError as err:
             yield err
 
 
@@ -436,11 +462,11 @@ def read_calms21_file(
     failures: list[LoadFailure] = []
     try:
         for item in iter_calms21_file(path):
-            if isinstance(item, ValueError):
+            if isinstance(item, DataError):
                 failures.append(LoadFailure(path, str(item)))
             else:
                 sequences.append(item)
-    except (ValueError, OSError) as err:
+    except INPUT_ERRORS as err:
         failures.append(LoadFailure(path, str(err)))
     if not failures and _source_key(path) == key:
         for cache_file in candidates:
@@ -500,24 +526,26 @@ def _to_recording(
     if seq.annotations is not None:
         ids = np.full((seq.n_frames, len(SUBJECTS)), -1, np.int64)
         ids[:, 0] = seq.annotations  # the resident's behavior; the intruder is not annotated
-        bg = background if background in seq.classes else None
-        labels = BehaviorLabels.from_single_label(ids, seq.classes, SUBJECTS, background=bg)
+        bg = match_name(background, seq.classes) if background is not None else None
+        resident, intruder = SUBJECTS
+        targets = {(resident, c): intruder for c in seq.classes if c != bg}  # directed at the intruder
+        labels = BehaviorLabels.from_single_label(ids, seq.classes, SUBJECTS, background=bg, targets=targets)
     video, fps = None, FPS
-    metadata = {**seq.metadata, "source": str(path), "task": task, "frame_base": 0, "image_size": IMAGE_SIZE}
-    if labels is not None:
-        metadata["label_subject"] = SUBJECTS[0]
+    metadata = {**seq.metadata, "source": str(path), "task": task}
     if video_index is not None:
         found = _find_video(seq, split, task, video_index)
         if len(found) > 1:
-            raise ValueError(f"{path}: sequence {seq.seq_id!r} matches several videos: {[str(p) for p in found]}")
+            raise DataError(
+                f"{path}: sequence {seq.seq_id!r} matches several videos: {[str(p) for p in found]}", path=path
+            )
         if found:
             info = probe_attached_video(found[0], seq.n_frames, f"sequence {seq.seq_id!r} ({path.name})")
             video, fps = found[0], float(info.get("fps") or FPS)
-            metadata["video_frames"] = info.get("n_frames")
         elif require and task == "task1":
-            raise FileNotFoundError(
+            raise MissingFileError(
                 f"{path}: no video found for sequence {seq.seq_id!r} (looked for "
-                f"{seq.seq_id.split('/')[-1]}.* or its mouse id under the dataset folder)"
+                f"{seq.seq_id.split('/')[-1]}.* or its mouse id under the dataset folder)",
+                path=path,
             )
     return Recording(name, video, seq.n_frames, fps, SUBJECTS, pose, None, labels, metadata, split)
 
@@ -551,6 +579,7 @@ def load_calms21(
     videos: str | bool = "auto",
     video_dir: str | Path | None = None,
     background: str | None = "other",
+    progress=None,
 ) -> Dataset:
     """Load CalMS21: the dataset root, a task folder or one JSON file.
 
@@ -569,20 +598,22 @@ def load_calms21(
         Where the videos are; default: the loaded folder (or the file's folder), plus the
         dataset root when that folder is a ``task*`` folder.
     background
-        The vocabulary entry marked as background (CalMS21: "other").
+        The vocabulary entry marked as background (CalMS21: "other"), matched by
+        `vpbehavior.core.names.name_key` (case and spacing ignored).
+    progress
+        The `vpbehavior.reporting` progress hook (True: a terminal bar), one step per file.
 
     Returns
     -------
     Dataset
-        One recording per sequence; damaged files and sequences are in ``failures``.
+        One recording per sequence; damaged files and sequences are in ``failures``;
+        ``test_split`` is "test" when test sequences were loaded.
     """
-    from tqdm.auto import tqdm
-
     path = Path(path)
     mode = check_video_mode(videos)
     files = [path] if path.is_file() else list(_dataset_files(path))
     if not files and path.is_dir():
-        raise FileNotFoundError(f"{path}: no CalMS21 JSON files (calms21_*.json) found")
+        raise FormatError(f"{path}: no CalMS21 JSON files (calms21_*.json) found", path=path)
     video_index = None
     if mode != "skip":
         base = path if path.is_dir() else path.parent
@@ -591,7 +622,7 @@ def load_calms21(
     recordings: list[Recording] = []
     failures: list[LoadFailure] = []
     names: set[str] = set()
-    for file in tqdm(files, desc="CalMS21", unit="file", disable=len(files) < 2):
+    for file in track(files, progress, "CalMS21", unit="file"):
         sequences, file_failures = read_calms21_file(file, cache=cache)
         failures += file_failures
         for seq in sequences:
@@ -600,7 +631,8 @@ def load_calms21(
             if rec is not None:
                 names.add(name)
                 recordings.append(rec)
-    return Dataset(recordings, "calms21", path, failures, {"fps": FPS, "bodyparts": list(BODYPARTS)})
+    test_split = "test" if any(r.split == "test" for r in recordings) else None
+    return Dataset(recordings, "calms21", path, failures, test_split=test_split)
 
 
 def detect_calms21(path: Path) -> float:

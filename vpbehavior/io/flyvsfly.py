@@ -6,14 +6,20 @@ becomes one `Recording`:
 
 - subjects ``fly1, fly2, ...`` (axis 0 of ``trk.data``);
 - pose: ``body`` (pos x/y), ``wing_left``, ``wing_right`` when those track fields exist;
-  frames where tracking failed stay NaN (``metadata["tracked"]`` is the ``[T, S]`` mask);
-- ``metadata["track"]`` / ``metadata["features"]``: the full ``[T, S, F]`` arrays with their
-  names (read from the files, never assumed);
-- labels: bouts (1-based, inclusive) become 0-based half-open `Bout`s and per-fly frame
-  labels; behavior names are normalized (strip, lower case, spaces -> underscores) and matched
-  against an optional vocabulary (e.g. FlyTracker's ``action_list.txt``); behaviors a file does
-  not list are "not annotated" in that recording;
-- video: a movie file next to the .mat files (same stem or the folder's name).
+  frames where tracking failed stay NaN, and ``Recording.presence`` is False there (a fly is
+  present where every track field is finite: the benchmark's "tracked" frames);
+- the full track and feature arrays are not kept on the recording: `read_track` and
+  `read_features` return them with their names (read from the files, never assumed);
+- labels: bouts (1-based, inclusive) become 0-based half-open per-fly frame labels; behavior
+  names keep the dataset's spelling (surrounding and repeated whitespace removed: ``"wing
+  threat "`` -> ``"wing threat"``) and are matched by `vpbehavior.core.names.name_key` (case
+  and spacing ignored) across movies and against an optional vocabulary (e.g. FlyTracker's
+  ``action_list.txt``, whose spelling then wins); behaviors a file does not list are "not
+  annotated" in that recording;
+- video: a movie file next to the .mat files (same stem or the folder's name); a movie only
+  in a format we cannot decode (.ufmf, .fmf, .seq) is reported with a `DataWarning`.
+
+The dataset's ``test_split`` is "test" when a recording has that split.
 
 Files may be named ``movie1_track.mat`` (2014 release) or ``movie1-track.mat`` (FlyTracker).
 """
@@ -29,11 +35,23 @@ from typing import Any
 
 import numpy as np
 
-from vpbehavior.core import BehaviorLabels, Bout, Dataset, LoadFailure, Pose, Recording
-from vpbehavior.core.labels import UNANNOTATED
+from vpbehavior.core import (
+    BehaviorLabels,
+    Bout,
+    ConfigError,
+    DataError,
+    Dataset,
+    FormatError,
+    LoadFailure,
+    MissingFileError,
+    Pose,
+    Recording,
+)
+from vpbehavior.core.names import name_key, name_lookup
 from vpbehavior.io._matfile import mat_version, read_mat
-from vpbehavior.io._sidecars import check_video_mode, index_videos, probe_attached_video, try_load
+from vpbehavior.io._sidecars import check_video_mode, clean_name, index_videos, probe_attached_video, try_load
 from vpbehavior.io.registry import register_format
+from vpbehavior.reporting import track, warn_data
 
 __all__ = [
     "MovieFiles",
@@ -41,9 +59,9 @@ __all__ = [
     "detect_flyvsfly",
     "find_movies",
     "load_flyvsfly",
-    "normalize_behavior",
     "read_action_list",
     "read_actions",
+    "read_features",
     "read_track",
 ]
 
@@ -59,22 +77,25 @@ _KEYPOINT_FIELDS = {
 }
 
 
-def normalize_behavior(name: str) -> str:
-    """``"Wing Threat "`` -> ``"wing_threat"``: strip, lower case, whitespace runs -> ``_``."""
-    return re.sub(r"\s+", "_", str(name).strip().lower())
+def _vocabulary(names: Sequence[str], path: Path | str, what: str) -> tuple[str, ...]:
+    """Names (whitespace cleaned, spelling kept), refusing two that differ only in case or spacing."""
+    names = [n for n in (clean_name(x) for x in names) if n]
+    keys = [name_key(n) for n in names]
+    dupes = sorted({n for n, k in zip(names, keys) if keys.count(k) > 1})
+    if dupes:
+        raise DataError(f"{path}: {what} names repeat (case and spacing ignored): {dupes}", path=path)
+    return tuple(names)
 
 
 def read_action_list(path: str | Path) -> tuple[str, ...]:
-    """Behavior names from a FlyTracker ``action_list.txt`` (one per line), normalized."""
+    """Behavior names from a FlyTracker ``action_list.txt`` (one per line), as the file spells them."""
     path = Path(path)
-    names = [normalize_behavior(line) for line in path.read_text(encoding="utf-8").splitlines()]
-    names = [n for n in names if n]
+    if not path.is_file():
+        raise MissingFileError(f"{path}: action list not found", path=path)
+    names = _vocabulary(path.read_text(encoding="utf-8").splitlines(), path, "behavior")
     if not names:
-        raise ValueError(f"{path}: no behavior names in the action list")
-    dupes = sorted({n for n in names if names.count(n) > 1})
-    if dupes:
-        raise ValueError(f"{path}: behavior names repeat after normalization: {dupes}")
-    return tuple(names)
+        raise DataError(f"{path}: no behavior names in the action list", path=path)
+    return names
 
 
 # --------------------------------------------------------------------------------------------
@@ -110,7 +131,7 @@ def find_movies(path: str | Path, max_depth: int = 6) -> list[MovieFiles]:
     if path.is_file():
         key = _movie_key(path)
         if key is None:
-            raise ValueError(f"{path}: not a Fly vs. Fly file (expected <movie>_track|feat|actions.mat)")
+            raise FormatError(f"{path}: not a Fly vs. Fly file (expected <movie>_track|feat|actions.mat)", path=path)
         candidates = [p for p in path.parent.glob("*.mat") if (_movie_key(p) or (None, None))[:2] == key[:2]]
     else:
         candidates = []
@@ -129,9 +150,9 @@ def find_movies(path: str | Path, max_depth: int = 6) -> list[MovieFiles]:
 
 def _field(struct: Any, name: str, path: Path, var: str) -> Any:
     if not isinstance(struct, dict):
-        raise ValueError(f"{path}: variable {var!r} is not a MATLAB struct")
+        raise DataError(f"{path}: variable {var!r} is not a MATLAB struct", path=path)
     if name not in struct:
-        raise ValueError(f"{path}: struct {var!r} has no field {name!r} (fields: {sorted(struct)})")
+        raise DataError(f"{path}: struct {var!r} has no field {name!r} (fields: {sorted(struct)})", path=path)
     return struct[name]
 
 
@@ -144,7 +165,7 @@ def _names(value: Any, path: Path, fld: str) -> list[str]:
             return names
     if isinstance(value, list) and all(isinstance(n, str) for n in value):
         return value  # a char matrix
-    raise ValueError(f"{path}: field {fld!r} must be a cell array of strings")
+    raise DataError(f"{path}: field {fld!r} must be a cell array of strings", path=path)
 
 
 def _fly_array(struct: dict, path: Path, var: str) -> tuple[list[str], np.ndarray]:
@@ -152,14 +173,17 @@ def _fly_array(struct: dict, path: Path, var: str) -> tuple[list[str], np.ndarra
     names = _names(_field(struct, "names", path, var), path, f"{var}.names")
     data = np.asarray(_field(struct, "data", path, var))
     if data.dtype.kind not in "fiu":
-        raise ValueError(f"{path}: field '{var}.data' must be numeric, got {data.dtype}")
+        raise DataError(f"{path}: field '{var}.data' must be numeric, got {data.dtype}", path=path)
     if data.ndim == 2 and len(names) == 1:  # MATLAB drops a trailing singleton axis
         data = data[:, :, None]
     if data.ndim != 3:
-        raise ValueError(f"{path}: field '{var}.data' must be [n_flies, n_frames, n_fields], got shape {data.shape}")
+        raise DataError(
+            f"{path}: field '{var}.data' must be [n_flies, n_frames, n_fields], got shape {data.shape}", path=path
+        )
     if data.shape[2] != len(names):
-        raise ValueError(
-            f"{path}: field '{var}.data' has {data.shape[2]} fields per frame but '{var}.names' lists {len(names)}"
+        raise DataError(
+            f"{path}: field '{var}.data' has {data.shape[2]} fields per frame but '{var}.names' lists {len(names)}",
+            path=path,
         )
     return names, np.ascontiguousarray(data.transpose(1, 0, 2), dtype=np.float64)
 
@@ -168,7 +192,7 @@ def _read_struct(path: Path, var: str, kind: str):
     """The MATLAB variable ``var`` of a track / feature file, or a clear error naming the file."""
     value = read_mat(path, [var]).get(var)
     if value is None:
-        raise ValueError(f"{path}: no variable '{var}' (not a Fly vs. Fly / FlyTracker {kind} file)")
+        raise DataError(f"{path}: no variable '{var}' (not a Fly vs. Fly / FlyTracker {kind} file)", path=path)
     return value
 
 
@@ -215,25 +239,26 @@ def _bout_rows(rows: np.ndarray) -> np.ndarray:
 def read_actions(path: str | Path, n_frames: int, subjects: Sequence[str]) -> tuple[list[str], list[Bout]]:
     """Behavior names (as written) and 0-based, stop-exclusive bouts of an actions file.
 
-    Raises ``ValueError`` naming the file, fly, behavior and row for a bout whose end
+    Raises `DataError` naming the file, fly, behavior and row for a bout whose end
     precedes its start, that starts before frame 1, or ends after the last frame.
     """
     path = Path(path)
     mat = read_mat(path, ["behs", "bouts"])
     for var in ("behs", "bouts"):
         if var not in mat:
-            raise ValueError(f"{path}: no variable {var!r} (not a Fly vs. Fly actions file)")
+            raise DataError(f"{path}: no variable {var!r} (not a Fly vs. Fly actions file)", path=path)
     behs = _names(mat["behs"], path, "behs")
     cells = mat["bouts"]
     if not (isinstance(cells, np.ndarray) and cells.dtype == object and cells.ndim == 2):
-        raise ValueError(f"{path}: variable 'bouts' must be an n_flies x n_behaviors cell array")
+        raise DataError(f"{path}: variable 'bouts' must be an n_flies x n_behaviors cell array", path=path)
     expected = (len(subjects), len(behs))
     if cells.shape == expected[::-1] and expected[0] != expected[1]:
         cells = cells.T  # saved as n_behaviors x n_flies: the shape says which axis is which
     if cells.shape != expected:
-        raise ValueError(
+        raise DataError(
             f"{path}: variable 'bouts' is {cells.shape[0]} x {cells.shape[1]} but expected {expected[0]} flies x "
-            f"{expected[1]} behaviors (from 'behs' and the track file)"
+            f"{expected[1]} behaviors (from 'behs' and the track file)",
+            path=path,
         )
     bouts = []
     for s, subject in enumerate(subjects):
@@ -243,23 +268,37 @@ def read_actions(path: str | Path, n_frames: int, subjects: Sequence[str]) -> tu
                 continue
             where = f"{path}: bouts{{{s + 1},{b + 1}}} (fly {s + 1}, behavior {beh.strip()!r})"
             if rows.dtype.kind not in "fiub":
-                raise ValueError(f"{where}: expected a numeric [n_bouts x 3] array, got {rows.dtype}")
+                raise DataError(
+                    f"{where}: expected a numeric [n_bouts x 3] array, got {rows.dtype}", path=path, field="bouts"
+                )
             rows = _bout_rows(rows)
             if rows.ndim != 2 or rows.shape[1] < 2:
-                raise ValueError(
-                    f"{where}: expected [n_bouts x 3] rows (start, end, certainty), got shape {rows.shape}"
+                raise DataError(
+                    f"{where}: expected [n_bouts x 3] rows (start, end, certainty), got shape {rows.shape}",
+                    path=path,
+                    field="bouts",
                 )
             for r, row in enumerate(rows, start=1):
                 start, end = row[0], row[1]
                 if not (np.isfinite(start) and np.isfinite(end) and start == int(start) and end == int(end)):
-                    raise ValueError(f"{where}, row {r}: start/end must be whole frame numbers, got {start}, {end}")
+                    raise DataError(
+                        f"{where}, row {r}: start/end must be whole frame numbers, got {start}, {end}",
+                        path=path,
+                        field="bouts",
+                    )
                 start, end = int(start), int(end)
                 if end < start:
-                    raise ValueError(f"{where}, row {r}: bout end {end} precedes its start {start}")
+                    raise DataError(
+                        f"{where}, row {r}: bout end {end} precedes its start {start}", path=path, field="bouts"
+                    )
                 if start < 1:
-                    raise ValueError(f"{where}, row {r}: start {start} < 1 (frames are 1-based)")
+                    raise DataError(
+                        f"{where}, row {r}: start {start} < 1 (frames are 1-based)", path=path, field="bouts"
+                    )
                 if end > n_frames:
-                    raise ValueError(f"{where}, row {r}: end {end} is after the last frame ({n_frames})")
+                    raise DataError(
+                        f"{where}, row {r}: end {end} is after the last frame ({n_frames})", path=path, field="bouts"
+                    )
                 score = float(row[2]) if rows.shape[1] > 2 and np.isfinite(row[2]) else None
                 bouts.append(Bout(start - 1, end, subject, beh, score))  # 1-based inclusive -> 0-based [start, stop)
     return behs, bouts
@@ -270,17 +309,22 @@ def read_actions(path: str | Path, n_frames: int, subjects: Sequence[str]) -> tu
 # --------------------------------------------------------------------------------------------
 
 
-def _class_names(behs: list[str], path: Path, vocabulary: tuple[str, ...] | None, strict: bool) -> tuple[str, ...]:
-    normalized = [normalize_behavior(b) for b in behs]
-    dupes = sorted({n for n in normalized if normalized.count(n) > 1})
-    if dupes:
-        raise ValueError(f"{path}: 'behs' names repeat after normalization: {dupes}")
+def _class_names(behs: list[str], path: Path, vocabulary: tuple[str, ...] | None, strict: bool) -> dict[str, str]:
+    """``{behavior as written in 'behs': class name}`` (the vocabulary's spelling when it has the name)."""
+    names = _vocabulary(behs, path, "'behs'")
+    if len(names) != len(behs):
+        raise DataError(f"{path}: 'behs' holds an empty behavior name", path=path, field="behs")
     if vocabulary is None:
-        return tuple(normalized)
-    unknown = [b.strip() for b, n in zip(behs, normalized) if n not in vocabulary]
+        return dict(zip(behs, names))
+    lookup = name_lookup(vocabulary)
+    unknown = [n for n in names if name_key(n) not in lookup]
     if unknown and strict:
-        raise ValueError(f"{path}: behaviors {unknown} in 'behs' are not in the vocabulary {list(vocabulary)}")
-    return vocabulary + tuple(n for n in normalized if n not in vocabulary)
+        raise DataError(
+            f"{path}: behaviors {unknown} in 'behs' are not in the vocabulary {list(vocabulary)}",
+            path=path,
+            field="behs",
+        )
+    return {b: lookup.get(name_key(n), n) for b, n in zip(behs, names)}
 
 
 def _find_movie_video(movie: MovieFiles) -> Path | None:
@@ -292,7 +336,10 @@ def _find_movie_video(movie: MovieFiles) -> Path | None:
     for index in (here, parent):
         hits = [p for stem in stems for p in index.get(stem, [])]
         if len(hits) > 1:
-            raise ValueError(f"{movie.any_file}: several videos match movie {movie.prefix!r}: {[str(p) for p in hits]}")
+            raise DataError(
+                f"{movie.any_file}: several videos match movie {movie.prefix!r}: {[str(p) for p in hits]}",
+                path=movie.any_file,
+            )
         if hits:
             return hits[0]
     only = [p for paths in here.values() for p in paths]
@@ -315,11 +362,12 @@ def load_movie(
 ) -> Recording:
     """One movie folder as a `Recording` (see the module docstring)."""
     if movie.track is None:
-        raise FileNotFoundError(
-            f"{movie.any_file}: movie {movie.prefix!r} has no {movie.prefix}_track.mat next to it (needed for the frames)"
+        raise MissingFileError(
+            f"{movie.any_file}: movie {movie.prefix!r} has no {movie.prefix}_track.mat next to it (needed for the frames)",
+            path=movie.any_file,
         )
-    track = read_track(movie.track)
-    data = track["data"]
+    track_data = read_track(movie.track)
+    data = track_data["data"]
     n_frames, n_flies = data.shape[:2]
     subjects = tuple(f"fly{i + 1}" for i in range(n_flies))
     try:
@@ -332,40 +380,36 @@ def load_movie(
     metadata: dict[str, Any] = {
         "source": {k: str(getattr(movie, k)) for k in _KINDS if getattr(movie, k) is not None},
         "mat_version": mat_version(movie.track),
-        "frame_base": 0,
         "context": rel.parts[0] if len(rel.parts) > 1 else movie.folder.parent.name,
-        "track": {"names": track["names"], "data": data},
-        "tracked": np.isfinite(data).all(axis=2),
-        "identity_flags": track["flags"],
     }
-    index = {n.strip().lower(): i for i, n in enumerate(track["names"])}
+    tracked = np.isfinite(data).all(axis=2)  # [T, S]: the tracker located the fly in that frame
+    index = {name_key(n): i for i, n in enumerate(track_data["names"])}
     kp_names = [k for k, (x, y) in _KEYPOINT_FIELDS.items() if x in index and y in index]
     pose = None
     if kp_names:
         cols = [(index[_KEYPOINT_FIELDS[k][0]], index[_KEYPOINT_FIELDS[k][1]]) for k in kp_names]
         points = np.stack([np.stack([data[:, :, cx], data[:, :, cy]], -1) for cx, cy in cols], axis=2)
         pose = Pose(points, kp_names, subjects)
-    if movie.feat is not None:
+    if movie.feat is not None:  # checked, so a feature file that does not fit the track fails the movie
         feat = read_features(movie.feat)
         if feat["data"].shape[:2] != (n_frames, n_flies):
-            raise ValueError(
+            raise DataError(
                 f"{movie.feat}: features cover {feat['data'].shape[0]} frames x {feat['data'].shape[1]} flies but the "
-                f"track file has {n_frames} x {n_flies}"
+                f"track file has {n_frames} x {n_flies}",
+                path=movie.feat,
+                field="feat.data",
             )
-        metadata["features"] = feat
     labels = None
     if movie.actions is not None:
         behs, raw_bouts = read_actions(movie.actions, n_frames, subjects)
-        classes = _class_names(behs, movie.actions, vocabulary, strict)
-        to_class = {b: normalize_behavior(b) for b in behs}
+        to_class = _class_names(behs, movie.actions, vocabulary, strict)
+        listed = list(dict.fromkeys(to_class.values()))
+        classes = (*vocabulary, *(c for c in listed if c not in vocabulary)) if vocabulary is not None else listed
         bouts = [Bout(b.start, b.stop, b.subject, to_class[b.behavior], b.score) for b in raw_bouts]
+        annotated = np.zeros((n_frames, n_flies, len(classes)), bool)
+        annotated[:, :, [classes.index(c) for c in listed]] = True  # a vocabulary behavior this file does not list
         labels = BehaviorLabels.from_bouts(bouts, n_frames, classes, subjects, annotated=True)
-        listed = {to_class[b] for b in behs}
-        for j, cls in enumerate(classes):
-            if cls not in listed:  # a vocabulary behavior this file does not annotate
-                labels.values[:, :, j] = UNANNOTATED
-        metadata["bouts"] = bouts
-        metadata["behavior_names"] = dict(zip((to_class[b] for b in behs), behs))
+        labels = labels.masked(~annotated)
     video, fps = None, None
     if videos != "skip":
         video = _find_movie_video(movie)
@@ -375,12 +419,19 @@ def load_movie(
             info = probe_attached_video(video, n_frames, f"movie {name!r}")
             fps = info.get("fps")
         elif videos == "require":
-            raise FileNotFoundError(f"{movie.any_file}: no video found for movie {name!r} in {movie.folder}")
+            raise MissingFileError(
+                f"{movie.any_file}: no video found for movie {name!r} in {movie.folder}", path=movie.any_file
+            )
         else:
             other = [p for p in movie.folder.iterdir() if p.suffix.lower() in _UNSUPPORTED_VIDEO]
             if other:
-                metadata["video_unsupported"] = str(other[0])
-    return Recording(name, video, n_frames, fps, subjects, pose, None, labels, metadata, _split_from_path(rel))
+                warn_data(
+                    f"{other[0]}: movie {name!r} is in a format vpbehavior cannot decode ({other[0].suffix}); "
+                    "convert it (e.g. to .mp4) to use the video; the recording loads without it",
+                    stacklevel=3,
+                )
+    split = _split_from_path(rel)
+    return Recording(name, video, n_frames, fps, subjects, pose, None, labels, metadata, split, presence=tracked)
 
 
 # --------------------------------------------------------------------------------------------
@@ -392,12 +443,14 @@ def _read_splits(splits: Mapping[str, str] | str | Path | None) -> dict[str, str
     if splits is None or isinstance(splits, Mapping):
         return None if splits is None else dict(splits)
     path = Path(splits)
+    if not path.is_file():
+        raise MissingFileError(f"{path}: split file not found", path=path)
     try:
         obj = json.loads(path.read_text())
-    except (OSError, json.JSONDecodeError) as err:
-        raise ValueError(f"{path}: cannot read the split file ({err})") from err
+    except (UnicodeDecodeError, json.JSONDecodeError) as err:
+        raise DataError(f"{path}: cannot read the split file ({err})", path=path) from err
     if not isinstance(obj, dict) or not all(isinstance(v, str) for v in obj.values()):
-        raise ValueError(f"{path}: a split file must be a JSON object {{recording name: split}}")
+        raise DataError(f"{path}: a split file must be a JSON object {{recording name: split}}", path=path)
     return obj
 
 
@@ -407,6 +460,7 @@ def load_flyvsfly(
     strict: bool = True,
     videos: str | bool = "auto",
     splits: Mapping[str, str] | str | Path | None = None,
+    progress=None,
 ) -> Dataset:
     """Load Fly vs. Fly: the dataset root, a context or movie folder, or one .mat file.
 
@@ -415,9 +469,10 @@ def load_flyvsfly(
     path
         Folder searched for ``*_track.mat`` (and ``-track.mat``), or one of a movie's files.
     vocabulary
-        Behavior names (or an ``action_list.txt`` path) fixing the class order. Names are
-        normalized before matching; a behavior outside it is an error (``strict``) or appended.
-        Default: the names in the files, in order of first appearance.
+        Behavior names (or an ``action_list.txt`` path) fixing the class order and spelling.
+        Names are matched case- and spacing-insensitively; a behavior outside it is an error
+        (``strict``) or appended. Default: the names in the files, in order of first
+        appearance (the first spelling of each).
     strict
         See ``vocabulary``.
     videos
@@ -427,42 +482,61 @@ def load_flyvsfly(
         ``{recording name or movie stem: split}`` or a JSON file holding it. Default: a path
         component named train / val / test, if any (the Task Programming movie assignment
         is not published; see `assign_video_splits`).
+    progress
+        The `vpbehavior.reporting` progress hook (True: a terminal bar), one step per movie.
 
     Returns
     -------
     Dataset
-        Damaged movies (corrupt .mat, bad bouts, unreadable video) are in ``failures``.
+        Damaged movies (corrupt .mat, bad bouts, unreadable video) are in ``failures``;
+        ``test_split`` is "test" when a recording has that split.
     """
-    from tqdm.auto import tqdm
-
     path = Path(path)
     mode = check_video_mode(videos)
     vocab = None
     if vocabulary is not None:
-        vocab = (
-            read_action_list(vocabulary)
-            if isinstance(vocabulary, (str, Path))
-            else tuple(dict.fromkeys(normalize_behavior(v) for v in vocabulary))
-        )
+        if isinstance(vocabulary, (str, Path)):
+            vocab = read_action_list(vocabulary)
+        else:
+            vocab = tuple(dict.fromkeys(clean_name(v) for v in vocabulary if clean_name(v)))
+            try:
+                name_lookup(vocab)
+            except ValueError as err:
+                raise ConfigError(f"vocabulary: {err}") from None
     split_map = _read_splits(splits)
     movies = find_movies(path)
     if not movies:
-        raise FileNotFoundError(f"{path}: no Fly vs. Fly files (<movie>_track.mat, _feat.mat, _actions.mat) found")
+        raise FormatError(f"{path}: no Fly vs. Fly files (<movie>_track.mat, _feat.mat, _actions.mat) found", path=path)
     recordings: list[Recording] = []
     failures: list[LoadFailure] = []
-    for movie in tqdm(movies, desc="Fly vs. Fly", unit="movie", disable=len(movies) < 2):
+    for movie in track(movies, progress, "Fly vs. Fly", unit="movie"):
         rec = try_load(failures, movie.any_file, load_movie, movie, path, vocab, strict, mode)
         if rec is None:
             continue
         if split_map is not None:
-            rec.split = split_map.get(rec.name, split_map.get(movie.prefix, rec.split))
+            rec = rec.replace(split=split_map.get(rec.name, split_map.get(movie.prefix, rec.split)))
         recordings.append(rec)
     if vocab is None:  # one vocabulary for the whole dataset: names in order of first appearance
-        classes = tuple(dict.fromkeys(c for r in recordings for c in r.classes))
-        for rec in recordings:
-            if rec.labels is not None and rec.labels.classes != classes:
-                rec.labels = rec.labels.with_classes(classes)
-    return Dataset(recordings, "flyvsfly", path, failures)
+        recordings = _one_vocabulary(recordings)
+    test_split = "test" if any(r.split == "test" for r in recordings) else None
+    return Dataset(recordings, "flyvsfly", path, failures, test_split=test_split)
+
+
+def _one_vocabulary(recordings: list[Recording]) -> list[Recording]:
+    """The recordings' labels on one vocabulary: the first spelling of each name (by `name_key`), in order."""
+    spelling: dict[str, str] = {}
+    for rec in recordings:
+        for c in rec.classes:
+            spelling.setdefault(name_key(c), c)
+    classes = tuple(spelling.values())
+    out = []
+    for rec in recordings:
+        if rec.labels is not None and rec.labels.classes != classes:
+            lab = rec.labels
+            renamed = BehaviorLabels(lab.values, [spelling[name_key(c)] for c in lab.classes], lab.subjects)
+            rec = rec.replace(labels=renamed.with_classes(classes))
+        out.append(rec)
+    return out
 
 
 def assign_video_splits(
@@ -477,11 +551,11 @@ def assign_video_splits(
     Follows the Task Programming rule (§2.7): behaviors with more than ``min_frames`` positive
     frames overall are kept; random movie permutations are tried until each split holds at
     least one positive frame of each kept behavior. Returns ``{recording name: split}``
-    (apply with ``rec.split = ...``); raises ``ValueError`` if no such assignment is found.
+    (apply with ``rec.replace(split=...)``); raises `DataError` if no such assignment is found.
     """
     recordings = [r for r in dataset if r.labels is not None]
     if len(recordings) < 3:
-        raise ValueError(f"need at least 3 labeled recordings for a train/val/test split, got {len(recordings)}")
+        raise DataError(f"need at least 3 labeled recordings for a train/val/test split, got {len(recordings)}")
     counts: dict[str, np.ndarray] = {}
     for i, r in enumerate(recordings):
         for cls, n in r.labels.label_counts().items():
@@ -500,7 +574,7 @@ def assign_video_splits(
             continue
         if all(counts[c][p].sum() > 0 for c in kept for p in parts):
             return {recordings[i].name: split for split, p in zip(("train", "val", "test"), parts) for i in p}
-    raise ValueError(f"no video-level split found in {tries} tries where every behavior {kept} is in every split")
+    raise DataError(f"no video-level split found in {tries} tries where every behavior {kept} is in every split")
 
 
 def _is_flyvsfly_mat(path: Path) -> bool:

@@ -9,9 +9,11 @@ Released layout (Hugging Face ``imageomics/KABR``)::
 The CSV header is ``original_vido_id video_id frame_id path labels`` (the ``vido`` typo is
 real); columns are found by name. ``frame_id`` is 1-based and becomes 0-based here.
 ``labels`` is a comma list of class indices (one per frame in KABR; empty = not annotated),
-mapped to names through ``classes.json`` by name, never by a position in code. Each
-mini-scene (one tracked animal) is one `Recording` whose video is its JPEG folder and whose
-single subject is ``"all"``.
+mapped to names through ``classes.json`` by name, never by a position in code (the names
+keep KABR's spelling, e.g. "Head Up"). Each mini-scene (one tracked animal) is one
+`Recording` whose video is its JPEG folder and whose single subject is `FRAME_LEVEL`
+(``"all"``). KABR publishes train and val only and its benchmark reports on val, so the
+dataset's ``test_split`` is "val" (or "test" when a test frame list exists).
 
 Also parsed: kabr-tools CVAT track XML (`read_cvat_tracks`), CVAT behavior XML per
 mini-scene (`read_cvat_actions`) and ``miniscene2behavior`` prediction CSVs
@@ -28,9 +30,25 @@ from pathlib import Path
 
 import numpy as np
 
-from vpbehavior.core import NEGATIVE, POSITIVE, UNANNOTATED, BehaviorLabels, Dataset, LoadFailure, Recording
-from vpbehavior.io._sidecars import try_load
+from vpbehavior.core import (
+    FRAME_LEVEL,
+    NEGATIVE,
+    POSITIVE,
+    UNANNOTATED,
+    BehaviorLabels,
+    DataError,
+    Dataset,
+    FormatError,
+    LoadFailure,
+    MissingFileError,
+    Recording,
+)
+from vpbehavior.core.errors import INPUT_ERRORS
+from vpbehavior.core.names import name_key, name_lookup
+from vpbehavior.io._sidecars import clean_name, try_load
 from vpbehavior.io.registry import register_format
+from vpbehavior.reporting import track as track_progress
+from vpbehavior.reporting import warn_data
 
 FORMAT = "kabr"
 #: kabr-tools writes mini-scenes at 29.97 fps; the released JPEG folders carry no rate.
@@ -47,20 +65,24 @@ def read_classes(path: str | Path) -> tuple[str, ...]:
     try:
         obj = json.loads(path.read_text())
     except FileNotFoundError:
-        raise FileNotFoundError(f"{path}: classes.json not found") from None
+        raise MissingFileError(f"{path}: classes.json not found", path=path) from None
     except json.JSONDecodeError as err:
-        raise ValueError(f"{path}: invalid JSON at line {err.lineno} column {err.colno} ({err.msg})") from err
+        raise DataError(f"{path}: invalid JSON at line {err.lineno} column {err.colno} ({err.msg})", path=path) from err
     if not isinstance(obj, dict) or not obj:
-        raise ValueError(f"{path}: expected a JSON object mapping behavior name -> label index")
+        raise DataError(f"{path}: expected a JSON object mapping behavior name -> label index", path=path)
     by_index: dict[int, str] = {}
     for name, index in obj.items():
         if not isinstance(index, int) or isinstance(index, bool) or index < 0:
-            raise ValueError(f"{path}: label index of {name!r} must be a non-negative integer, got {index!r}")
+            raise DataError(f"{path}: label index of {name!r} must be a non-negative integer, got {index!r}", path=path)
         if index in by_index:
-            raise ValueError(f"{path}: label index {index} used by both {by_index[index]!r} and {name!r}")
-        by_index[index] = str(name)
+            raise DataError(f"{path}: label index {index} used by both {by_index[index]!r} and {name!r}", path=path)
+        by_index[index] = clean_name(name)
+    try:
+        name_lookup(by_index.values())
+    except ValueError as err:
+        raise DataError(f"{path}: {err}", path=path) from None
     if sorted(by_index) != list(range(len(by_index))):
-        raise ValueError(f"{path}: label indices must be 0..{len(by_index) - 1}, got {sorted(by_index)}")
+        raise DataError(f"{path}: label indices must be 0..{len(by_index) - 1}, got {sorted(by_index)}", path=path)
     return tuple(by_index[i] for i in range(len(by_index)))
 
 
@@ -79,9 +101,9 @@ class MiniScene:
 
     id: str
     video_id: int | None
-    frames: np.ndarray           # 0-based frame indices
-    paths: list[str]             # image paths relative to the image root
-    labels: list[list[int]]      # label indices per row
+    frames: np.ndarray  # 0-based frame indices
+    paths: list[str]  # image paths relative to the image root
+    labels: list[list[int]]  # label indices per row
     first_line: int
 
 
@@ -95,17 +117,17 @@ def read_frame_list(path: str | Path, errors: list[tuple[str | None, str]] | Non
     errors
         When given, a bad row does not stop the parse: ``(mini-scene id or None, message)``
         is appended and that mini-scene is left out (the others load). Without it, the
-        first bad row raises ``ValueError``. A missing header always raises.
+        first bad row raises `DataError`. A missing header always raises.
     """
     path = Path(path)
     if not path.is_file():
-        raise FileNotFoundError(f"{path}: KABR frame list not found")
+        raise MissingFileError(f"{path}: KABR frame list not found", path=path)
     scenes: dict[str, dict] = {}
     bad: dict[str | None, str] = {}
 
     def fail(scene_id: str | None, message: str) -> None:
         if errors is None:
-            raise ValueError(message)
+            raise DataError(message, path=path)
         bad.setdefault(scene_id, message)
         if scene_id is None:
             errors.append((None, message))
@@ -114,14 +136,26 @@ def read_frame_list(path: str | Path, errors: list[tuple[str | None, str]] | Non
         header_line = fh.readline()
         header = header_line.split()
         if not header:
-            raise ValueError(f"{path}: empty file, expected the header 'original_vido_id video_id frame_id path labels'")
+            raise DataError(
+                f"{path}: empty file, expected the header 'original_vido_id video_id frame_id path labels'", path=path
+            )
         cols = {name: i for i, name in enumerate(header)}
         id_col = next((cols[c] for c in _ID_COLUMNS if c in cols), None)
-        missing = [c for c, ok in (("original_vido_id", id_col is not None), ("frame_id", "frame_id" in cols),
-                                   ("labels", "labels" in cols)) if not ok]
+        missing = [
+            c
+            for c, ok in (
+                ("original_vido_id", id_col is not None),
+                ("frame_id", "frame_id" in cols),
+                ("labels", "labels" in cols),
+            )
+            if not ok
+        ]
         if missing:
-            raise ValueError(f"{path}: missing column(s) {missing} in header {header} "
-                             "(expected 'original_vido_id video_id frame_id path labels')")
+            raise DataError(
+                f"{path}: missing column(s) {missing} in header {header} "
+                "(expected 'original_vido_id video_id frame_id path labels')",
+                path=path,
+            )
         frame_col, label_col = cols["frame_id"], cols["labels"]
         path_col, vid_col = cols.get("path"), cols.get("video_id")
         for lineno, line in enumerate(fh, start=2):
@@ -151,11 +185,14 @@ def read_frame_list(path: str | Path, errors: list[tuple[str | None, str]] | Non
             try:
                 labels = [int(x) for x in text.split(",") if x.strip()]
             except ValueError:
-                fail(scene_id, f"{path}: line {lineno}: field 'labels' {cells[label_col]!r} is not a list of class "
-                               "indices")
+                fail(
+                    scene_id,
+                    f"{path}: line {lineno}: field 'labels' {cells[label_col]!r} is not a list of class indices",
+                )
                 continue
-            entry = scenes.setdefault(scene_id, {"video_id": None, "frames": [], "paths": [], "labels": [],
-                                                 "line": lineno, "seen": set()})
+            entry = scenes.setdefault(
+                scene_id, {"video_id": None, "frames": [], "paths": [], "labels": [], "line": lineno, "seen": set()}
+            )
             if frame in entry["seen"]:
                 fail(scene_id, f"{path}: line {lineno}: mini-scene {scene_id} lists frame_id {frame} twice")
                 continue
@@ -171,8 +208,11 @@ def read_frame_list(path: str | Path, errors: list[tuple[str | None, str]] | Non
             entry["labels"].append(labels)
     if errors is not None:
         errors += [(k, v) for k, v in bad.items() if k is not None]
-    return {k: MiniScene(k, v["video_id"], np.asarray(v["frames"], np.int64), v["paths"], v["labels"], v["line"])
-            for k, v in scenes.items() if k not in bad}
+    return {
+        k: MiniScene(k, v["video_id"], np.asarray(v["frames"], np.int64), v["paths"], v["labels"], v["line"])
+        for k, v in scenes.items()
+        if k not in bad
+    }
 
 
 def _scene_labels(scene: MiniScene, classes: tuple[str, ...], n_frames: int, source: Path) -> BehaviorLabels:
@@ -180,12 +220,15 @@ def _scene_labels(scene: MiniScene, classes: tuple[str, ...], n_frames: int, sou
     for frame, labels in zip(scene.frames, scene.labels):
         bad = [x for x in labels if not 0 <= x < len(classes)]
         if bad:
-            raise ValueError(f"{source}: mini-scene {scene.id} frame {frame + 1}: label index {bad[0]} is not in "
-                             f"classes.json (indices 0..{len(classes) - 1})")
+            raise DataError(
+                f"{source}: mini-scene {scene.id} frame {frame + 1}: label index {bad[0]} is not in "
+                f"classes.json (indices 0..{len(classes) - 1})",
+                path=source,
+            )
         if labels:
             values[frame, 0] = NEGATIVE
             values[frame, 0, labels] = POSITIVE
-    return BehaviorLabels(values, classes, ("all",))
+    return BehaviorLabels(values, classes, (FRAME_LEVEL,))
 
 
 def _image_root(csv_path: Path, root: Path | None) -> Path | None:
@@ -199,8 +242,11 @@ def _find_classes(csv_path: Path, root: Path | None) -> Path:
     for base in filter(None, (csv_path.parent, root, root / "annotation" if root else None, csv_path.parent.parent)):
         if (base / "classes.json").is_file():
             return base / "classes.json"
-    raise FileNotFoundError(f"{csv_path}: no classes.json next to it or in the dataset's annotation/ folder; "
-                            "KABR label indices cannot be named without it")
+    raise MissingFileError(
+        f"{csv_path}: no classes.json next to it or in the dataset's annotation/ folder; "
+        "KABR label indices cannot be named without it",
+        path=csv_path.parent / "classes.json",
+    )
 
 
 def _split_of(csv_path: Path) -> str | None:
@@ -232,16 +278,20 @@ def _int_stem(name: str) -> int | None:
     return int(stem) if stem.isdigit() else None
 
 
-def _scene_recording(scene: MiniScene, classes, image_root: Path | None, listing: dict, csv_path: Path,
-                     split: str | None, fps: float) -> Recording:
+def _scene_recording(
+    scene: MiniScene, classes, image_root: Path | None, listing: dict, csv_path: Path, split: str | None, fps: float
+) -> Recording:
     n_frames = int(scene.frames.max()) + 1
     labels = _scene_labels(scene, classes, n_frames, csv_path)
     video = None
     if image_root is not None:
         folder = _scene_folder(image_root, scene.id, listing)
         if folder is None:
-            raise FileNotFoundError(f"{csv_path}: line {scene.first_line}: mini-scene {scene.id}: image folder "
-                                    f"{image_root / scene.id} not found")
+            raise MissingFileError(
+                f"{csv_path}: line {scene.first_line}: mini-scene {scene.id}: image folder "
+                f"{image_root / scene.id} not found",
+                path=image_root / scene.id,
+            )
         present = set(os.listdir(folder))
         numbered = {n for n in map(_int_stem, present) if n is not None}  # 1.jpg or 000001.jpg
         for frame, rel in zip(scene.frames, scene.paths):
@@ -249,23 +299,35 @@ def _scene_recording(scene: MiniScene, classes, image_root: Path | None, listing
             if rel_path.name in present or (frame + 1) in numbered:
                 continue
             if not ((image_root / rel_path).is_file() or (folder / rel_path.name).is_file()):
-                raise FileNotFoundError(f"{csv_path}: mini-scene {scene.id} frame_id {frame + 1}: image "
-                                        f"{rel} not found in {folder}")
+                raise MissingFileError(
+                    f"{csv_path}: mini-scene {scene.id} frame_id {frame + 1}: image {rel} not found in {folder}",
+                    path=folder / rel_path.name,
+                )
         n_images = sum(1 for f in present if Path(f).suffix.lower() in _IMAGE_SUFFIXES)
-        if n_images > n_frames:
-            labels = BehaviorLabels(np.concatenate([labels.values, np.full(
-                (n_images - n_frames, 1, len(classes)), UNANNOTATED, np.int8)]), classes, ("all",))
+        if n_images > n_frames:  # images after the last labelled frame: not annotated
+            pad = np.full((n_images - n_frames, 1, len(classes)), UNANNOTATED, np.int8)
+            labels = labels.with_values(np.concatenate([labels.values, pad]))
             n_frames = n_images
         video = folder
     return Recording(
-        name=scene.id, video=video, n_frames=n_frames, fps=fps, subjects=("all",), labels=labels, split=split,
-        metadata={"source": str(csv_path), "miniscene_id": scene.id, "video_id": scene.video_id,
-                  "species": species_of(scene.id), "frame_base": 1, "fps_note": "kabr-tools mini-scene rate"},
+        name=scene.id,
+        video=video,
+        n_frames=n_frames,
+        fps=fps,
+        subjects=(FRAME_LEVEL,),
+        labels=labels,
+        split=split,
+        metadata={"source": str(csv_path), "miniscene_id": scene.id, "video_id": scene.video_id},
     )
 
 
-def load_kabr(path: str | Path, fps: float = MINISCENE_FPS, classes_json: str | Path | None = None,
-              splits: tuple[str, ...] | None = None) -> Dataset:
+def load_kabr(
+    path: str | Path,
+    fps: float = MINISCENE_FPS,
+    classes_json: str | Path | None = None,
+    splits: tuple[str, ...] | None = None,
+    progress=None,
+) -> Dataset:
     """Load KABR from the dataset root, its ``annotation/`` folder, or one frame-list CSV.
 
     Parameters
@@ -274,19 +336,21 @@ def load_kabr(path: str | Path, fps: float = MINISCENE_FPS, classes_json: str | 
         ``KABR/``, ``KABR/annotation/``, ``train.csv`` / ``val.csv``, or a kabr-tools
         ``miniscene2behavior`` CSV or tracks XML.
     fps
-        Frame rate given to the mini-scenes (their JPEG folders carry none).
+        Frame rate given to the mini-scenes (their JPEG folders carry none; kabr-tools
+        writes mini-scenes at 29.97 fps).
     classes_json
         Vocabulary file, when it is not next to the CSVs.
     splits
         Load only these splits (default: every frame list found).
+    progress
+        The `vpbehavior.reporting` progress hook (True: a terminal bar), one step per mini-scene.
 
     Mini-scenes whose image folder or frames are missing (when the image folder exists),
     or whose labels are invalid, are listed in ``Dataset.failures``. Without any image
-    folder the labels load with ``video=None``. A missing/unreadable ``classes.json`` or
-    frame-list header is fatal.
+    folder the labels load with ``video=None`` (a `DataWarning` says so). A missing or
+    unreadable ``classes.json`` or frame-list header is fatal. ``test_split`` is "val"
+    (KABR's benchmark split), or "test" when a test frame list was loaded.
     """
-    from tqdm.auto import tqdm
-
     path = Path(path)
     if path.is_file() and path.suffix.lower() == ".xml":
         return _tracks_dataset(path)
@@ -296,14 +360,16 @@ def load_kabr(path: str | Path, fps: float = MINISCENE_FPS, classes_json: str | 
     if splits is not None:
         csvs = [c for c in csvs if _split_of(c) in splits]
     if not csvs:
-        raise FileNotFoundError(f"{path}: no KABR frame list (train.csv / val.csv) found")
-    classes = read_classes(classes_json or _find_classes(csvs[0], root))
-    recordings, failures, notes = [], [], []
+        raise FormatError(f"{path}: no KABR frame list (train.csv / val.csv) found", path=path)
+    classes_path = Path(classes_json) if classes_json else _find_classes(csvs[0], root)
+    classes = read_classes(classes_path)
+    recordings: list[Recording] = []
+    failures: list[LoadFailure] = []
     for csv_path in csvs:
         errors: list[tuple[str | None, str]] = []
         try:
             scenes = read_frame_list(csv_path, errors)
-        except (OSError, ValueError) as err:  # unreadable header: this frame list fails, the others load
+        except INPUT_ERRORS as err:  # unreadable header: this frame list fails, the others load
             if len(csvs) == 1:
                 raise
             failures.append(LoadFailure(csv_path, str(err)))
@@ -311,19 +377,33 @@ def load_kabr(path: str | Path, fps: float = MINISCENE_FPS, classes_json: str | 
         failures += [LoadFailure(csv_path, message) for _, message in errors]
         image_root = _image_root(csv_path, root)
         if image_root is None:
-            notes.append(f"{csv_path}: no image folder (dataset/image) found; labels loaded without video")
+            warn_data(f"{csv_path}: no image folder (dataset/image) found; labels loaded without video", stacklevel=2)
         listing: dict = {}
-        for scene in tqdm(scenes.values(), desc=f"KABR {csv_path.name}", disable=len(scenes) < 50, leave=False):
-            rec = try_load(failures, image_root / scene.id if image_root else csv_path, _scene_recording,
-                           scene, classes, image_root, listing, csv_path, _split_of(csv_path), fps)
+        for scene in track_progress(scenes.values(), progress, f"KABR {csv_path.name}", unit="mini-scene"):
+            rec = try_load(
+                failures,
+                image_root / scene.id if image_root else csv_path,
+                _scene_recording,
+                scene,
+                classes,
+                image_root,
+                listing,
+                csv_path,
+                _split_of(csv_path),
+                fps,
+            )
             if rec is not None:
                 recordings.append(rec)
     found_splits = {_split_of(c) for c in csvs}
-    return Dataset(recordings, FORMAT, root or path, failures,
-                   metadata={"classes_json": str(classes_json or _find_classes(csvs[0], root)),
-                             "frame_lists": [str(c) for c in csvs], "warnings": notes,
-                             # KABR publishes train and val only; the benchmark reports on val.
-                             "test_split": "test" if "test" in found_splits else "val"})
+    return Dataset(
+        recordings,
+        FORMAT,
+        root or path,
+        failures,
+        metadata={"classes_json": str(classes_path), "frame_lists": [str(c) for c in csvs]},
+        # KABR publishes train and val only; its benchmark reports on val.
+        test_split="test" if "test" in found_splits else "val",
+    )
 
 
 def _frame_lists(path: Path) -> tuple[Path | None, list[Path]]:
@@ -365,29 +445,29 @@ class CvatTrack:
 
     id: str
     label: str
-    frames: np.ndarray     # 0-based frame indices
-    boxes: np.ndarray      # [N, 4]
-    outside: np.ndarray    # [N] bool
-    occluded: np.ndarray   # [N] bool
+    frames: np.ndarray  # 0-based frame indices
+    boxes: np.ndarray  # [N, 4]
+    outside: np.ndarray  # [N] bool
+    occluded: np.ndarray  # [N] bool
 
 
 def _parse_xml(path: Path) -> ET.Element:
     if not path.is_file():
-        raise FileNotFoundError(f"{path}: XML file not found")
+        raise MissingFileError(f"{path}: XML file not found", path=path)
     try:
         return ET.parse(path).getroot()
     except ET.ParseError as err:
-        raise ValueError(f"{path}: malformed XML ({err})") from err
+        raise DataError(f"{path}: malformed XML ({err})", path=path) from err
 
 
 def _attr(path: Path, el: ET.Element, name: str, cast=float):
     value = el.get(name)
     if value is None:
-        raise ValueError(f"{path}: <{el.tag}> without attribute {name!r}")
+        raise DataError(f"{path}: <{el.tag}> without attribute {name!r}", path=path)
     try:
         return cast(value)
     except ValueError:
-        raise ValueError(f"{path}: <{el.tag} {name}={value!r}> is not a {cast.__name__}") from None
+        raise DataError(f"{path}: <{el.tag} {name}={value!r}> is not a {cast.__name__}", path=path) from None
 
 
 def read_cvat_tracks(path: str | Path) -> list[CvatTrack]:
@@ -397,12 +477,14 @@ def read_cvat_tracks(path: str | Path) -> list[CvatTrack]:
     for track in _parse_xml(path).iter("track"):
         boxes = track.findall("box")
         frames = np.array([_attr(path, b, "frame", int) for b in boxes], np.int64)
-        xyxy = np.array([[_attr(path, b, k) for k in ("xtl", "ytl", "xbr", "ybr")] for b in boxes],
-                        np.float32).reshape(-1, 4)
+        xyxy = np.array([[_attr(path, b, k) for k in ("xtl", "ytl", "xbr", "ybr")] for b in boxes], np.float32).reshape(
+            -1, 4
+        )
         outside = np.array([b.get("outside", "0") == "1" for b in boxes], bool)
         occluded = np.array([b.get("occluded", "0") == "1" for b in boxes], bool)
-        tracks.append(CvatTrack(track.get("id", str(len(tracks))), track.get("label", ""), frames, xyxy,
-                                outside, occluded))
+        tracks.append(
+            CvatTrack(track.get("id", str(len(tracks))), track.get("label", ""), frames, xyxy, outside, occluded)
+        )
     return tracks
 
 
@@ -421,8 +503,15 @@ def _tracks_dataset(path: Path) -> Dataset:
     tracks = read_cvat_tracks(path)
     subjects, boxes = tracks_to_boxes(tracks)
     name = path.stem[: -len("_tracks")] if path.stem.endswith("_tracks") else path.stem
-    rec = Recording(name=name, video=None, n_frames=boxes.shape[0], fps=None, subjects=subjects, boxes=boxes,
-                    metadata={"source": str(path), "track_labels": {f"track{t.id}": t.label for t in tracks}})
+    rec = Recording(
+        name=name,
+        video=None,
+        n_frames=boxes.shape[0],
+        fps=None,
+        subjects=subjects,
+        boxes=boxes,
+        metadata={"source": str(path), "track_labels": {f"track{t.id}": t.label for t in tracks}},
+    )
     return Dataset([rec], FORMAT, path)
 
 
@@ -430,9 +519,11 @@ def read_cvat_actions(path: str | Path, old2new: dict[str, str] | None = None) -
     """Behavior per frame (0-based) from a kabr-tools CVAT behavior XML of one mini-scene.
 
     Points with ``outside="1"`` are skipped; raw CVAT behavior names are mapped through
-    ``old2new`` (``ethogram/old2new.json``) when given.
+    ``old2new`` (``ethogram/old2new.json``) when given, matched by
+    `vpbehavior.core.names.name_key` (case and spacing ignored).
     """
     path = Path(path)
+    mapping = {name_key(k): v for k, v in (old2new or {}).items()}
     out: dict[int, str] = {}
     for point in _parse_xml(path).iter("points"):
         if point.get("outside", "0") == "1":
@@ -440,9 +531,9 @@ def read_cvat_actions(path: str | Path, old2new: dict[str, str] | None = None) -
         frame = _attr(path, point, "frame", int)
         attr = next((a for a in point.iter("attribute") if a.get("name") == "Behavior"), None)
         if attr is None or not (attr.text or "").strip():
-            raise ValueError(f"{path}: <points frame={frame}> has no Behavior attribute")
-        name = attr.text.strip()
-        out[frame] = old2new.get(name, name) if old2new else name
+            raise DataError(f"{path}: <points frame={frame}> has no Behavior attribute", path=path)
+        name = clean_name(attr.text)
+        out[frame] = mapping.get(name_key(name), name)
     return out
 
 
@@ -453,7 +544,9 @@ def read_miniscene2behavior(path: str | Path, classes: tuple[str, ...]) -> dict[
     """
     path = Path(path)
     if not _is_prediction_csv(path):
-        raise ValueError(f"{path}: expected the header 'video track frame label', got {_first_line(path).split()}")
+        raise DataError(
+            f"{path}: expected the header 'video track frame label', got {_first_line(path).split()}", path=path
+        )
     rows: dict[tuple[str, str], list[tuple[int, int]]] = {}
     with open(path, encoding="utf-8-sig") as fh:
         fh.readline()
@@ -462,14 +555,20 @@ def read_miniscene2behavior(path: str | Path, classes: tuple[str, ...]) -> dict[
             if not cells:
                 continue
             if len(cells) != 4:
-                raise ValueError(f"{path}: line {lineno}: expected 4 fields (video track frame label), got {cells}")
+                raise DataError(
+                    f"{path}: line {lineno}: expected 4 fields (video track frame label), got {cells}", path=path
+                )
             try:
                 frame, label = int(cells[2]), int(cells[3])
             except ValueError:
-                raise ValueError(f"{path}: line {lineno}: frame and label must be integers, got {cells[2:]}") from None
+                raise DataError(
+                    f"{path}: line {lineno}: frame and label must be integers, got {cells[2:]}", path=path
+                ) from None
             if not 0 <= label < len(classes) or frame < 0:
-                raise ValueError(f"{path}: line {lineno}: label {label} / frame {frame} out of range "
-                                 f"({len(classes)} classes)")
+                raise DataError(
+                    f"{path}: line {lineno}: label {label} / frame {frame} out of range ({len(classes)} classes)",
+                    path=path,
+                )
             rows.setdefault((cells[0], cells[1]), []).append((frame, label))
     out = {}
     for key, items in rows.items():
@@ -481,14 +580,28 @@ def read_miniscene2behavior(path: str | Path, classes: tuple[str, ...]) -> dict[
 
 
 def _predictions_dataset(path: Path, fps: float, classes_json) -> Dataset:
-    classes_path = Path(classes_json) if classes_json else next(
-        (p for p in (path.parent / "classes.json", path.parent / "ethogram" / "classes.json") if p.is_file()), None)
+    classes_path = (
+        Path(classes_json)
+        if classes_json
+        else next(
+            (p for p in (path.parent / "classes.json", path.parent / "ethogram" / "classes.json") if p.is_file()), None
+        )
+    )
     if classes_path is None:
-        raise FileNotFoundError(f"{path}: no classes.json next to it; pass classes_json=")
+        raise MissingFileError(
+            f"{path}: no classes.json next to it; pass classes_json=", path=path.parent / "classes.json"
+        )
     classes = read_classes(classes_path)
-    recs = [Recording(name=f"{video}/{track}", n_frames=lab.n_frames, fps=fps, labels=lab,
-                      metadata={"source": str(path), "video": video, "track": track, "predicted": True})
-            for (video, track), lab in read_miniscene2behavior(path, classes).items()]
+    recs = [
+        Recording(
+            name=f"{video}/{track_id}",
+            n_frames=lab.n_frames,
+            fps=fps,
+            labels=lab,
+            metadata={"source": str(path), "video": video, "track": track_id},
+        )
+        for (video, track_id), lab in read_miniscene2behavior(path, classes).items()
+    ]
     return Dataset(recs, FORMAT, path, metadata={"classes_json": str(classes_path)})
 
 

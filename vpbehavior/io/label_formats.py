@@ -14,15 +14,16 @@ Supported (detected from the header, not the file name):
   annotated) or a single ``behavior`` column holding the behavior name (empty = not annotated).
 
 Tolerance (the problems labs report with BORIS imports): rows whose time, behavior or
-status is missing (``NA``, empty) are skipped and counted; behavior and subject names are
-normalized (surrounding and repeated whitespace removed, matched case-insensitively); a
+status is missing (``NA``, empty) are skipped and counted (a `DataWarning`); behavior and
+subject names keep the file's first spelling (surrounding and repeated whitespace removed)
+and are matched by `vpbehavior.core.names.name_key` (case and spacing ignored); a
 file reporting several FPS values is refused with a message listing them unless ``fps`` is
 given; a START without STOP is closed at the end of the recording (with a warning), a STOP
 without START is an error.
 
 Times become frames with ``frame = round((time - time offset) * fps)``; the video's fps is
 the authority when given. Subjects "No focal subject" or empty become the frame-level subject
-``"all"``.
+`FRAME_LEVEL` (``"all"``). Problems in a file raise `DataError` naming it.
 """
 
 from __future__ import annotations
@@ -30,29 +31,32 @@ from __future__ import annotations
 import csv
 import io
 import math
-import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
-from vpbehavior.core import NEGATIVE, POSITIVE, UNANNOTATED, BehaviorLabels, Bout
+from vpbehavior.core import (
+    FRAME_LEVEL,
+    NEGATIVE,
+    POSITIVE,
+    UNANNOTATED,
+    BehaviorLabels,
+    Bout,
+    DataError,
+    FormatError,
+    MissingFileError,
+)
+from vpbehavior.core.names import name_key
+from vpbehavior.io._sidecars import clean_name
+from vpbehavior.reporting import warn_data
 
-FRAME_LEVEL = "all"
+__all__ = ["FRAME_LEVEL", "align_subjects", "merge_labels", "read_label_file", "read_table", "sniff_label_kind"]
+
 NO_FOCAL_NAMES = {"", "no focal subject", "all", "none"}
 MISSING = {"", "na", "nan", "n/a", "none", "null"}
 LABEL_SUFFIXES = (".csv", ".tsv", ".txt")
-
-
-def normalize_name(name: object) -> str:
-    """Strip and collapse whitespace in a behavior or subject name."""
-    return " ".join(str(name).split())
-
-
-def name_key(name: object) -> str:
-    """Case- and whitespace-insensitive key used to match names across files."""
-    return normalize_name(name).casefold()
 
 
 def _is_missing(value: object) -> bool:
@@ -60,7 +64,7 @@ def _is_missing(value: object) -> bool:
 
 
 def _subject_name(value: object) -> str:
-    name = normalize_name(value)
+    name = clean_name(value)
     return FRAME_LEVEL if name.casefold() in NO_FOCAL_NAMES or _is_missing(value) else name
 
 
@@ -80,8 +84,10 @@ class _Table:
             if name_key(name) in keys:
                 return keys.index(name_key(name))
         if required:
-            raise ValueError(
-                f"{self.path}: missing column {names[0]!r} (header at line {self.header_line}: {self.header})"
+            raise DataError(
+                f"{self.path}: missing column {names[0]!r} (header at line {self.header_line}: {self.header})",
+                path=self.path,
+                field=names[0],
             )
         return None
 
@@ -91,14 +97,14 @@ class _Table:
 
 def _read_text(path: Path) -> str:
     if not path.is_file():
-        raise FileNotFoundError(f"{path}: label file not found")
+        raise MissingFileError(f"{path}: label file not found", path=path)
     raw = path.read_bytes()
     for encoding in ("utf-8-sig", "latin-1"):
         try:
             return raw.decode(encoding)
         except UnicodeDecodeError:
             continue
-    raise ValueError(f"{path}: not a text file")  # pragma: no cover (latin-1 always decodes)
+    raise DataError(f"{path}: not a text file", path=path)  # pragma: no cover (latin-1 always decodes)
 
 
 def _delimiter(line: str) -> str:
@@ -117,7 +123,7 @@ def read_table(path: str | Path) -> _Table:
     text = _read_text(path)
     lines = text.splitlines()
     if not lines or not text.strip():
-        raise ValueError(f"{path}: empty label file")
+        raise DataError(f"{path}: empty label file", path=path)
     rows = list(csv.reader(io.StringIO(text), delimiter=_delimiter(lines[0])))
     start = 0
     # BORIS 7 puts "Observation id,..." metadata lines first; find the real header.
@@ -125,7 +131,7 @@ def read_table(path: str | Path) -> _Table:
         if cells and _is_header([c.strip() for c in cells]):
             start = i
             break
-    header = [normalize_name(c) for c in rows[start]]
+    header = [clean_name(c) for c in rows[start]]
     body = [r for r in rows[start + 1 :] if any(c.strip() for c in r)]
     return _Table(path, header, body, rows[:start], start + 1)
 
@@ -156,8 +162,12 @@ def sniff_label_kind(path: str | Path) -> str | None:
         return "boris_binary"
     if set(first) & {"frame", "behavior", "behaviour", "frame_index", "frame_idx"}:
         return "per_frame"
-    if len(first) > 1 and all(c and not _is_number(c) for c in first) and len(rows) > 1 and all(
-            _is_number(c) or c in MISSING for c in rows[1]):
+    if (
+        len(first) > 1
+        and all(c and not _is_number(c) for c in first)
+        and len(rows) > 1
+        and all(_is_number(c) or c in MISSING for c in rows[1])
+    ):
         return "per_frame"  # a header of behavior names over rows of 1/0/-1
     return None
 
@@ -175,7 +185,7 @@ def _float(table: _Table, row: list[str], col: int | None, what: str, line: int)
     try:
         return float(text)
     except ValueError:
-        raise ValueError(f"{table.path}: line {line}: {what} {text!r} is not a number") from None
+        raise DataError(f"{table.path}: line {line}: {what} {text!r} is not a number", path=table.path) from None
 
 
 def _fps_values(table: _Table, col: int | None) -> list[float]:
@@ -195,17 +205,19 @@ def _resolve_fps(table: _Table, fps: float | None, col: int | None) -> float:
     reported = _fps_values(table, col)
     if fps is not None:
         if reported and all(abs(v - fps) > 0.01 * fps for v in reported):
-            warnings.warn(
-                f"{table.path}: the file reports FPS {reported} but the video has {fps:g}; "
-                f"using the video's {fps:g}", stacklevel=3)
+            warn_data(
+                f"{table.path}: the file reports FPS {reported} but the video has {fps:g}; using the video's {fps:g}",
+                stacklevel=3,
+            )
         return float(fps)
     if len(reported) > 1:
-        raise ValueError(
+        raise DataError(
             f"{table.path}: the file reports several FPS values {reported} (several media files or "
-            "observations in one export); export one observation per video or pass fps= explicitly"
+            "observations in one export); export one observation per video or pass fps= explicitly",
+            path=table.path,
         )
     if not reported:
-        raise ValueError(f"{table.path}: no FPS in the file; pass fps= (the video's frame rate)")
+        raise DataError(f"{table.path}: no FPS in the file; pass fps= (the video's frame rate)", path=table.path)
     return reported[0]
 
 
@@ -227,19 +239,24 @@ def _media_filter(table: _Table, media: str | None) -> list[list[str]]:
     col = table.column("Media file name", "Media file path", "Media file", required=False)
     if col is None or media is None:
         return table.rows
+
     def media_stem(row) -> str:  # Windows paths from BORIS on Windows: C:\videos\m1.mp4
         return Path(table.cell(row, col).replace("\\", "/").split(":")[-1]).stem
 
     names = {media_stem(r) for r in table.rows} - {"", "NA", "Not found"}
     stem = Path(media).stem
     if len(names) == 1 and stem not in names:
-        warnings.warn(f"{table.path}: the export names media file {names.pop()!r}, not {stem!r}; "
-                      "using its events for this video", stacklevel=2)
+        warn_data(
+            f"{table.path}: the export names media file {names.pop()!r}, not {stem!r}; using its events for this video",
+            stacklevel=2,
+        )
     if len(names) <= 1:
         return table.rows
     rows = [r for r in table.rows if media_stem(r) == stem]
     if not rows:
-        raise ValueError(f"{table.path}: no events for media file {stem!r}; the file names {sorted(names)}")
+        raise DataError(
+            f"{table.path}: no events for media file {stem!r}; the file names {sorted(names)}", path=table.path
+        )
     return rows
 
 
@@ -269,7 +286,9 @@ def _parse_boris_events(table: _Table, fps: float | None, media: str | None, n_f
             status_col = col
             break
     if status_col is None:
-        raise ValueError(f"{table.path}: missing column 'Status' (START/STOP/POINT) in a BORIS events export")
+        raise DataError(
+            f"{table.path}: missing column 'Status' (START/STOP/POINT) in a BORIS events export", path=table.path
+        )
     fps = _resolve_fps(table, fps, table.column("FPS", required=False))
     offset = _time_offset(table)
     rows = _media_filter(table, media)
@@ -279,33 +298,47 @@ def _parse_boris_events(table: _Table, fps: float | None, media: str | None, n_f
     for i, row in enumerate(rows):
         line = first_line + i
         status = table.cell(row, status_col).upper()
-        if any(_is_missing(table.cell(row, c)) for c in (time_col, beh_col)) or status not in ("START", "STOP", "POINT"):
+        if any(_is_missing(table.cell(row, c)) for c in (time_col, beh_col)) or status not in (
+            "START",
+            "STOP",
+            "POINT",
+        ):
             skipped += 1
             continue
-        behavior = classes.setdefault(name_key(table.cell(row, beh_col)), normalize_name(table.cell(row, beh_col)))
+        behavior = classes.setdefault(name_key(table.cell(row, beh_col)), clean_name(table.cell(row, beh_col)))
         subject = _subject_name(table.cell(row, subj_col))
         subject = subjects.setdefault(name_key(subject), subject)
         frame = _frame(_float(table, row, time_col, "Time", line), fps, offset)
         if frame < 0:
-            raise ValueError(f"{table.path}: line {line}: event at negative frame {frame} (time before the video)")
+            raise DataError(
+                f"{table.path}: line {line}: event at negative frame {frame} (time before the video)", path=table.path
+            )
         last = max(last, frame + 1)
         key = (subject, behavior)
         if status == "POINT":
             bouts.append(Bout(frame, frame + 1, subject, behavior))
         elif status == "START":
             if key in open_:
-                raise ValueError(f"{table.path}: line {line}: {behavior!r} of {subject!r} started twice without STOP")
+                raise DataError(
+                    f"{table.path}: line {line}: {behavior!r} of {subject!r} started twice without STOP",
+                    path=table.path,
+                )
             open_[key] = frame
         else:
             if key not in open_:
-                raise ValueError(f"{table.path}: line {line}: STOP of {behavior!r} ({subject!r}) without a START")
+                raise DataError(
+                    f"{table.path}: line {line}: STOP of {behavior!r} ({subject!r}) without a START", path=table.path
+                )
             start = open_.pop(key)
             bouts.append(Bout(start, max(frame, start + 1), subject, behavior))
     if n_frames is None:
         n_frames = _duration_frames(table, fps) or last
     for (subject, behavior), start in open_.items():
-        warnings.warn(f"{table.path}: {behavior!r} of {subject!r} started at frame {start} but never stopped; "
-                      "closed at the end of the recording", stacklevel=3)
+        warn_data(
+            f"{table.path}: {behavior!r} of {subject!r} started at frame {start} but never stopped; "
+            "closed at the end of the recording",
+            stacklevel=3,
+        )
         bouts.append(Bout(start, max(n_frames, start + 1), subject, behavior))
     return _EventParse(bouts, list(classes.values()), list(subjects.values()), skipped, n_frames)
 
@@ -329,7 +362,7 @@ def _parse_boris_aggregated(table: _Table, fps: float | None, media: str | None,
         if _is_missing(table.cell(row, beh_col)) or _is_missing(table.cell(row, start_col)):
             skipped += 1
             continue
-        behavior = classes.setdefault(name_key(table.cell(row, beh_col)), normalize_name(table.cell(row, beh_col)))
+        behavior = classes.setdefault(name_key(table.cell(row, beh_col)), clean_name(table.cell(row, beh_col)))
         subject = _subject_name(table.cell(row, subj_col))
         subject = subjects.setdefault(name_key(subject), subject)
         start = _frame(_float(table, row, start_col, "Start (s)", line), fps, offset)
@@ -346,18 +379,20 @@ def _check_length(path: Path, bouts: Sequence[Bout], n_frames: int) -> None:
     late = [b for b in bouts if b.stop > n_frames]
     if late:
         worst = max(late, key=lambda b: b.stop)
-        raise ValueError(
-            f"{path}: labels reach frame {worst.stop - 1} ({worst.behavior!r}) but the recording has "
-            f"{n_frames} frames"
+        raise DataError(
+            f"{path}: labels reach frame {worst.stop - 1} ({worst.behavior!r}) but the recording has {n_frames} frames",
+            path=path,
         )
 
 
 def _read_boris_binary(table: _Table, fps: float | None, n_frames: int | None, subject: str) -> BehaviorLabels:
     if fps is None:
-        raise ValueError(f"{table.path}: a BORIS binary table has no FPS; pass fps= (the video's frame rate)")
-    classes = [normalize_name(c) for c in table.header[1:]]
+        raise DataError(
+            f"{table.path}: a BORIS binary table has no FPS; pass fps= (the video's frame rate)", path=table.path
+        )
+    classes = [clean_name(c) for c in table.header[1:]]
     if not classes:
-        raise ValueError(f"{table.path}: binary table without behavior columns")
+        raise DataError(f"{table.path}: binary table without behavior columns", path=table.path)
     times, values, skipped = [], [], 0
     for i, row in enumerate(table.rows):
         line = table.header_line + 1 + i
@@ -368,7 +403,7 @@ def _read_boris_binary(table: _Table, fps: float | None, n_frames: int | None, s
         cells = [table.cell(row, c) for c in range(1, len(table.header))]
         values.append([(float(c) > 0 if _is_number(c) else np.nan) if not _is_missing(c) else np.nan for c in cells])
     if not times:
-        raise ValueError(f"{table.path}: binary table has no rows")
+        raise DataError(f"{table.path}: binary table has no rows", path=table.path)
     times_arr = np.asarray(times)
     step = float(np.median(np.diff(times_arr))) if len(times_arr) > 1 else 1.0 / fps
     if n_frames is None:
@@ -388,7 +423,7 @@ def _dedupe_names(path: Path, names: Sequence[str]) -> list[str]:
     keys = [name_key(n) for n in names]
     if len(set(keys)) != len(keys):
         dupes = sorted({n for n, k in zip(names, keys) if keys.count(k) > 1})
-        raise ValueError(f"{path}: behavior names {dupes} appear twice (after name normalization)")
+        raise DataError(f"{path}: behavior names {dupes} appear twice (after name normalization)", path=path)
     return list(names)
 
 
@@ -398,14 +433,16 @@ def _read_per_frame(table: _Table, n_frames: int | None) -> BehaviorLabels:
     beh_col = table.column("behavior", "behaviour", "label", required=False)
     data_cols = [c for c in range(len(table.header)) if c not in (frame_col, subj_col, beh_col)]
     if beh_col is None and not data_cols:
-        raise ValueError(f"{table.path}: per-frame CSV needs a 'behavior' column or one column per behavior")
+        raise DataError(
+            f"{table.path}: per-frame CSV needs a 'behavior' column or one column per behavior", path=table.path
+        )
     frames, subjects_per_row, cells = [], [], []
     for i, row in enumerate(table.rows):
         line = table.header_line + 1 + i
         if frame_col is not None:
             f = _float(table, row, frame_col, "frame", line)
             if f != int(f) or f < 0:
-                raise ValueError(f"{table.path}: line {line}: frame {f} is not a 0-based frame index")
+                raise DataError(f"{table.path}: line {line}: frame {f} is not a 0-based frame index", path=table.path)
             frames.append(int(f))
         else:
             frames.append(i)
@@ -413,27 +450,30 @@ def _read_per_frame(table: _Table, n_frames: int | None) -> BehaviorLabels:
         cells.append(row)
     subjects = list(dict.fromkeys(subjects_per_row)) or [FRAME_LEVEL]
     if subj_col is not None and frame_col is None:
-        raise ValueError(f"{table.path}: a per-frame CSV with a 'subject' column needs a 'frame' column")
+        raise DataError(
+            f"{table.path}: a per-frame CSV with a 'subject' column needs a 'frame' column", path=table.path
+        )
     length = max(frames) + 1 if frames else 0
     if n_frames is None:
         n_frames = length
     elif length > n_frames:
-        raise ValueError(f"{table.path}: labels reach frame {length - 1} but the recording has {n_frames} frames")
+        raise DataError(
+            f"{table.path}: labels reach frame {length - 1} but the recording has {n_frames} frames", path=table.path
+        )
     s_index = {s: j for j, s in enumerate(subjects)}
     if beh_col is not None:
-        classes: dict[str, None] = {}
-        names = [normalize_name(table.cell(r, beh_col)) for r in cells]
+        classes: dict[str, str] = {}  # name_key -> first spelling
+        names = [clean_name(table.cell(r, beh_col)) for r in cells]
         for n in names:
             if not _is_missing(n):
-                classes.setdefault(n, None)
-        cls = list(classes)
-        c_index = {c: j for j, c in enumerate(cls)}
-        out = np.full((n_frames, len(subjects), len(cls)), UNANNOTATED, np.int8)
+                classes.setdefault(name_key(n), n)
+        c_index = {k: j for j, k in enumerate(classes)}
+        out = np.full((n_frames, len(subjects), len(classes)), UNANNOTATED, np.int8)
         for f, s, n in zip(frames, subjects_per_row, names):
             if not _is_missing(n):
                 out[f, s_index[s]] = NEGATIVE
-                out[f, s_index[s], c_index[n]] = POSITIVE
-        return BehaviorLabels(out, cls, subjects)
+                out[f, s_index[s], c_index[name_key(n)]] = POSITIVE
+        return BehaviorLabels(out, list(classes.values()), subjects)
     cls = _dedupe_names(table.path, [table.header[c] for c in data_cols])
     out = np.full((n_frames, len(subjects), len(cls)), UNANNOTATED, np.int8)
     for i, (f, s, row) in enumerate(zip(frames, subjects_per_row, cells)):
@@ -444,11 +484,17 @@ def _read_per_frame(table: _Table, n_frames: int | None) -> BehaviorLabels:
             try:
                 v = int(float(text))
             except ValueError:
-                raise ValueError(f"{table.path}: line {table.header_line + 1 + i}: column {cls[j]!r}: "
-                                 f"expected 1, 0 or -1, found {text!r}") from None
+                raise DataError(
+                    f"{table.path}: line {table.header_line + 1 + i}: column {cls[j]!r}: "
+                    f"expected 1, 0 or -1, found {text!r}",
+                    path=table.path,
+                ) from None
             if v not in (UNANNOTATED, NEGATIVE, POSITIVE):
-                raise ValueError(f"{table.path}: line {table.header_line + 1 + i}: column {cls[j]!r}: "
-                                 f"expected 1, 0 or -1, found {text!r}")
+                raise DataError(
+                    f"{table.path}: line {table.header_line + 1 + i}: column {cls[j]!r}: "
+                    f"expected 1, 0 or -1, found {text!r}",
+                    path=table.path,
+                )
             out[f, s_index[s], j] = v
     return BehaviorLabels(out, cls, subjects)
 
@@ -486,24 +532,31 @@ def read_label_file(
     path = Path(path)
     kind = sniff_label_kind(path)
     if kind is None:
-        raise ValueError(f"{path}: not a recognized label file (expected a BORIS export, the per-frame CSV "
-                         "with a 'frame'/'behavior' header, or a .behavior.json file)")
+        raise FormatError(
+            f"{path}: not a recognized label file (expected a BORIS export, the per-frame CSV "
+            "with a 'frame'/'behavior' header, or a .behavior.json file)",
+            path=path,
+        )
     if kind == "behavior_json":
         from vpbehavior.io.labels_file import load_labels
 
         labels = load_labels(path)
         if n_frames is not None and labels.n_frames != n_frames:
             if labels.n_frames > n_frames:
-                raise ValueError(f"{path}: labels cover {labels.n_frames} frames but the recording has {n_frames}")
+                raise DataError(
+                    f"{path}: labels cover {labels.n_frames} frames but the recording has {n_frames}", path=path
+                )
             labels = _pad(labels, n_frames)
         return labels
     table = read_table(path)
     if kind in ("boris_events", "boris_aggregated"):
-        parse = (_parse_boris_events if kind == "boris_events" else _parse_boris_aggregated)(table, fps, media, n_frames)
+        parse = (_parse_boris_events if kind == "boris_events" else _parse_boris_aggregated)(
+            table, fps, media, n_frames
+        )
         if not parse.bouts and not parse.classes:
-            raise ValueError(f"{path}: no events ({parse.skipped} rows skipped as incomplete)")
+            raise DataError(f"{path}: no events ({parse.skipped} rows skipped as incomplete)", path=path)
         if parse.skipped:
-            warnings.warn(f"{path}: {parse.skipped} incomplete rows skipped (NA time, behavior or status)", stacklevel=2)
+            warn_data(f"{path}: {parse.skipped} incomplete rows skipped (NA time, behavior or status)", stacklevel=2)
         _check_length(path, parse.bouts, parse.n_frames)
         _dedupe_names(path, parse.classes)
         return BehaviorLabels.from_bouts(parse.bouts, parse.n_frames, parse.classes, parse.subjects, annotated=True)
@@ -514,43 +567,62 @@ def read_label_file(
 
 def _pad(labels: BehaviorLabels, n_frames: int) -> BehaviorLabels:
     pad = np.full((n_frames - labels.n_frames, *labels.values.shape[1:]), UNANNOTATED, np.int8)
-    return BehaviorLabels(np.concatenate([labels.values, pad]), labels.classes, labels.subjects, labels.background)
+    values = np.concatenate([labels.values, pad])
+    return BehaviorLabels(values, labels.classes, labels.subjects, labels.background, labels.targets)
+
+
+def _united(names: Sequence[str]) -> tuple[list[str], dict[str, str]]:
+    """Names of several parts united by `name_key` (first spelling kept), and each name's united spelling."""
+    first: dict[str, str] = {}
+    spelling: dict[str, str] = {}
+    for name in names:
+        spelling[name] = first.setdefault(name_key(name), name)
+    return list(first.values()), spelling
 
 
 def merge_labels(parts: Sequence[BehaviorLabels], source: str = "") -> BehaviorLabels:
     """Union of label tables of one recording (e.g. one BORIS binary table per subject).
 
-    Classes and subjects are united in order of first appearance; a cell annotated in two
-    parts with different values is an error.
+    Classes and subjects are united in order of first appearance, matched by `name_key`
+    (the first spelling is kept); a cell annotated in two parts with different values, or
+    one behavior directed at different targets, is an error.
     """
     if not parts:
-        raise ValueError("no labels to merge")
+        raise ValueError("no labels to merge")  # a caller's mistake, not the data's
     if len(parts) == 1:
         return parts[0]
     n = parts[0].n_frames
     if any(p.n_frames != n for p in parts):
-        raise ValueError(f"{source}: label files cover different frame counts {[p.n_frames for p in parts]}")
-    classes = list(dict.fromkeys(c for p in parts for c in p.classes))
-    subjects = list(dict.fromkeys(s for p in parts for s in p.subjects))
+        raise DataError(f"{source}: label files cover different frame counts {[p.n_frames for p in parts]}")
+    classes, class_as = _united([c for p in parts for c in p.classes])
+    subjects, subject_as = _united([s for p in parts for s in p.subjects])
     out = np.full((n, len(subjects), len(classes)), UNANNOTATED, np.int8)
+    targets: dict[tuple[str, str], str] = {}
+    background = None
     for p in parts:
-        s_idx = [subjects.index(s) for s in p.subjects]
-        c_idx = [classes.index(c) for c in p.classes]
+        s_idx = [subjects.index(subject_as[s]) for s in p.subjects]
+        c_idx = [classes.index(class_as[c]) for c in p.classes]
         block = out[:, s_idx][:, :, c_idx]
         clash = (block != UNANNOTATED) & (p.values != UNANNOTATED) & (block != p.values)
         if clash.any():
-            raise ValueError(f"{source}: label files disagree on {int(clash.sum())} annotated cells")
+            raise DataError(f"{source}: label files disagree on {int(clash.sum())} annotated cells")
         block = np.where(p.values != UNANNOTATED, p.values, block)
         out[np.ix_(np.arange(n), s_idx, c_idx)] = block
-    return BehaviorLabels(out, classes, subjects)
+        for (subject, behavior), target in p.targets.items():
+            key = (subject_as[subject], class_as[behavior])
+            if targets.setdefault(key, subject_as.get(target, target)) != subject_as.get(target, target):
+                raise DataError(f"{source}: label files direct {behavior!r} of {subject!r} at different subjects")
+        if background is None and p.background is not None:
+            background = class_as[p.background]
+    return BehaviorLabels(out, classes, subjects, background, targets)
 
 
 def align_subjects(labels: BehaviorLabels, subjects: Sequence[str], source: str = "") -> BehaviorLabels:
-    """Put ``labels`` on the recording's subjects (e.g. pose tracks), matching names loosely.
+    """Put ``labels`` on the recording's subjects (e.g. pose tracks), matching names by `name_key`.
 
     Subjects of the recording without labels become not annotated; frame-level labels
-    ("all") are kept as an extra subject. A labelled subject that the recording does not
-    have is an error naming ``source``.
+    (`FRAME_LEVEL`) are kept as an extra subject. A labelled subject (or behavior target)
+    that the recording does not have is an error naming ``source``.
     """
     by_key = {name_key(s): s for s in subjects}
     mapping = {}
@@ -563,9 +635,10 @@ def align_subjects(labels: BehaviorLabels, subjects: Sequence[str], source: str 
         else:
             unknown.append(s)
     if unknown:
-        raise ValueError(f"{source}: subjects {unknown} are not in the recording, whose subjects are {list(subjects)}")
+        raise DataError(f"{source}: subjects {unknown} are not in the recording, whose subjects are {list(subjects)}")
     target = list(subjects) + ([FRAME_LEVEL] if FRAME_LEVEL in mapping and FRAME_LEVEL not in subjects else [])
     out = np.full((labels.n_frames, len(target), len(labels.classes)), UNANNOTATED, np.int8)
     for j, s in enumerate(labels.subjects):
         out[:, target.index(mapping[s])] = labels.values[:, j]
-    return BehaviorLabels(out, labels.classes, target, labels.background)
+    targets = {(mapping[s], c): mapping[t] for (s, c), t in labels.targets.items()}
+    return BehaviorLabels(out, labels.classes, target, labels.background, targets)

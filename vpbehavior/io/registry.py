@@ -8,11 +8,12 @@ when a load or detection needs them, so `import vpbehavior` stays fast.
 from __future__ import annotations
 
 import importlib
+import inspect
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from vpbehavior.core import Dataset
+from vpbehavior.core import ConfigError, Dataset, FormatError, MissingFileError
 
 # Format modules imported on first use; each calls `register_format` at import.
 BUILTIN_FORMAT_MODULES = (
@@ -65,17 +66,32 @@ def available_formats() -> dict[str, FormatSpec]:
 
 
 def detect_format(path: str | Path) -> str:
-    """The name of the format that claims ``path`` most confidently."""
+    """The name of the format that claims ``path`` most confidently.
+
+    Raises `MissingFileError` for a path that does not exist and `FormatError` when no
+    registered format recognizes it.
+    """
     path = Path(path)
     if not path.exists():
-        raise FileNotFoundError(f"{path}: no such file or folder")
+        raise MissingFileError(f"{path}: no such file or folder", path=path)
     scores = {name: spec.detect(path) for name, spec in available_formats().items()}
     best = max(scores, key=scores.get, default=None)
     if best is None or scores[best] <= 0:
-        raise ValueError(
-            f"{path}: could not recognize the format; pass format= one of {sorted(available_formats())}"
+        raise FormatError(
+            f"{path}: could not recognize the format; pass format= one of {sorted(available_formats())}", path=path
         )
     return best
+
+
+def _check_options(spec: FormatSpec, options: dict) -> None:
+    """An option the format's loader does not take is a `ConfigError` listing the ones it does."""
+    params = inspect.signature(spec.load).parameters
+    if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values()):
+        return
+    accepted = [n for n, p in list(params.items())[1:] if p.kind is not inspect.Parameter.VAR_POSITIONAL]
+    unknown = sorted(set(options) - set(accepted))
+    if unknown:
+        raise ConfigError(f"format {spec.name!r} has no option(s) {unknown}; its options are {accepted}")
 
 
 def load(path: str | Path, format: str = "auto", **options) -> Dataset:
@@ -89,12 +105,23 @@ def load(path: str | Path, format: str = "auto", **options) -> Dataset:
         A registered format name, or "auto" to detect it from the files.
     **options
         Passed to the format's loader (e.g. ``propagate=True`` for ChimpACT).
+
+    Raises
+    ------
+    MissingFileError
+        ``path`` does not exist.
+    FormatError
+        ``format="auto"`` and no format recognizes ``path``.
+    ConfigError
+        An unknown format name (the message lists the known ones) or an option the format
+        does not take.
     """
     path = Path(path)
-    name = detect_format(path) if format == "auto" else format
     formats = available_formats()
-    if name not in formats:
-        raise ValueError(f"unknown format {name!r}; known formats: {sorted(formats)}")
+    if format != "auto" and format not in formats:
+        raise ConfigError(f"unknown format {format!r}; known formats: {sorted(formats)}")
     if not path.exists():
-        raise FileNotFoundError(f"{path}: no such file or folder")
+        raise MissingFileError(f"{path}: no such file or folder", path=path)
+    name = detect_format(path) if format == "auto" else format
+    _check_options(formats[name], options)
     return formats[name].load(path, **options)

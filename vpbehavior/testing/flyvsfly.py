@@ -34,7 +34,7 @@ FEAT_FIELDS = (
     "vel", "ang_vel", "min_wing_ang", "max_wing_ang", "mean_wing_length", "axis_ratio", "fg_body_ratio",
     "contrast", "dist_to_wall", "dist_to_other", "angle_between", "facing_angle", "leg_dist",
 )  # fmt: skip
-# As in the real files: mixed case and trailing spaces (normalized by the loader).
+# As in the real files: mixed case and trailing spaces (the loader keeps the spelling, minus the whitespace).
 BEHAVIORS = ("Lunge", "wing threat ", "tussle", "wing extension", "circle", "copulation ")
 
 

@@ -7,6 +7,12 @@ import os
 
 import numpy as np
 import pytest
+
+import vpbehavior
+from vpbehavior.core import DataError
+from vpbehavior.io import calms21
+from vpbehavior.io.registry import detect_format
+from vpbehavior.io.video import open_video
 from vpbehavior.testing.calms21 import (
     TASK1_VOCAB,
     make_sequence,
@@ -15,10 +21,6 @@ from vpbehavior.testing.calms21 import (
     write_json,
     write_task_file,
 )
-
-import vpbehavior
-from vpbehavior.io import calms21
-from vpbehavior.io.registry import detect_format
 
 
 @pytest.fixture(scope="module")
@@ -67,6 +69,11 @@ def test_sequences_match_writer(written, loaded):
         ids, names = rec.labels.to_single_label()
         assert [names[i] for i in ids[:, 0]] == [by_id[int(a)] for a in seq.annotations]
         assert (ids[:, 1] == -1).all()  # the intruder is not annotated
+        # the resident's behaviors are directed at the intruder; the background is undirected
+        bouts = rec.labels.to_bouts()
+        assert bouts and all(b.subject == "resident" for b in bouts)
+        assert all(b.target == ("intruder" if b.behavior != "other" else None) for b in bouts)
+        assert rec.presence.all()  # both mice have pose in every frame
 
 
 def test_task3_vocab_order_is_read_from_file(written, loaded):
@@ -84,6 +91,26 @@ def test_auto_detect_root_task_folder_and_file(written):
         ds = vpbehavior.load(path)
         assert len(ds) == n and not ds.failures
     assert vpbehavior.load(file).split("test") and not vpbehavior.load(file).split("train")
+
+
+def test_test_split_and_provenance_only_metadata(written, loaded):
+    assert loaded.test_split == "test"
+    task1 = written.root / "task1_classic_classification"
+    assert vpbehavior.load(task1 / "calms21_task1_train.json").test_split is None  # no test sequences loaded
+    for rec in loaded:
+        assert set(rec.metadata) <= {"group", "seq_id", "annotator_id", "source", "task"}
+    assert dict(loaded.metadata) == {}
+
+
+def test_background_option_matches_case_and_spacing(tmp_path):
+    rng = np.random.default_rng(8)
+    path = tmp_path / "calms21_task1_train.json"
+    write_task_file(path, 1, "train", [1], 20, rng, vocab={"Attack": 0, "Other ": 1})
+    rec = calms21.load_calms21(path, cache=False, background=" other")[0]
+    assert rec.labels.classes == ("Attack", "Other") and rec.labels.background == "Other"  # spelling kept
+    write_task_file(path, 1, "train", [1], 20, rng, vocab={"attack": 0, "Attack": 1})
+    ds = calms21.load_calms21(path, cache=False)
+    assert not ds.recordings and "differ only in case or spacing" in ds.failures[0].error
 
 
 def test_not_calms21_json_is_not_claimed(tmp_path):
@@ -220,9 +247,9 @@ def test_bad_fields_are_named(tmp_path, edit, field):
     path = write_json(
         tmp_path / "calms21_task1_test.json", {"annotator-id_0": {"task1/test/mouse070_task1_annotator1": seq}}
     )
-    with pytest.raises(ValueError, match=f"'{field}'") as info:
+    with pytest.raises(DataError, match=f"'{field}'") as info:
         calms21.parse_sequence(path, "annotator-id_0", "task1/test/mouse070_task1_annotator1", seq)
-    assert str(path) in str(info.value)
+    assert str(path) in str(info.value) and info.value.path == path and info.value.field == field
     ds = vpbehavior.load(path)
     assert len(ds) == 0 and field in ds.failures[0].error
 
@@ -233,8 +260,9 @@ def test_task1_videos_attached_missing_and_unreadable(tmp_path):
     assert not ds.failures
     for seq in written.sequences:
         rec = ds[seq.seq_id]
-        assert rec.video == seq.video and rec.metadata["video_frames"] == seq.n_frames
-        assert rec.open_video().shape[0] == seq.n_frames
+        assert rec.video == seq.video
+        with open_video(rec.video, fps=rec.fps) as reader:
+            assert len(reader) == seq.n_frames
     # one video replaced by garbage, one by a dangling link: those two recordings fail, the rest load
     broken, dangling = written.sequences[0], written.sequences[1]
     broken.video.write_bytes(b"this is not an mp4 file" * 10)
@@ -268,8 +296,9 @@ def test_task3_groups_by_behavior_sparse_vocab_and_unscored_unlabeled(tmp_path, 
     folder = tmp_path / "task3_new_behaviors"
     expected: dict[str, int] = {}
     groups: dict[str, dict] = {}
-    for k, (behavior, vocab) in enumerate([("approach", {"other": 0, "approach": 1}),
-                                           ("groom", {"other": 3, "groom": 7})]):
+    for k, (behavior, vocab) in enumerate(
+        [("approach", {"other": 0, "approach": 1}), ("groom", {"other": 3, "groom": 7})]
+    ):
         seq = sequence_to_json(make_sequence(20 + 5 * k, vocab, rng), 0, vocab)
         groups[behavior] = {f"task3/train/mouse{k + 1:03d}_task3_annotator1": seq}
         for name, ident in vocab.items():
@@ -278,8 +307,10 @@ def test_task3_groups_by_behavior_sparse_vocab_and_unscored_unlabeled(tmp_path, 
     folder.mkdir()
     path.write_text(json.dumps(groups, indent=2))  # pretty-printed, unlike the release
     unl = {k: v for k, v in sequence_to_json(make_sequence(9, None, rng), None, None).items() if k != "scores"}
-    write_json(tmp_path / "unlabeled_videos" / "calms21_unlabeled_videos_part1.json",
-               {"unlabeled_videos": {"unlabeled_videos/part1/mouse001": unl}})
+    write_json(
+        tmp_path / "unlabeled_videos" / "calms21_unlabeled_videos_part1.json",
+        {"unlabeled_videos": {"unlabeled_videos/part1/mouse001": unl}},
+    )
     assert detect_format(folder) == detect_format(path) == detect_format(tmp_path) == "calms21"
     assert calms21.detect_calms21(path) >= 0.85  # recognized by content, not only by name
     for target in (tmp_path, folder, path):
@@ -303,8 +334,9 @@ def test_damaged_sequences_fail_alone(tmp_path):
     short["annotations"] = short["annotations"][:-1]
     swapped = sequence_to_json(make_sequence(12, vocab, rng), 0, vocab)
     swapped["keypoints"] = np.asarray(swapped["keypoints"]).transpose(0, 1, 3, 2).tolist()  # [T][mouse][part][xy]
-    path = write_json(tmp_path / "calms21_task1_train.json",
-                      {"annotator-id_0": {"good": good, "short": short, "swapped": swapped}})
+    path = write_json(
+        tmp_path / "calms21_task1_train.json", {"annotator-id_0": {"good": good, "short": short, "swapped": swapped}}
+    )
     ds = vpbehavior.load(path, cache=False)
     assert [r.name for r in ds] == ["good"]
     errors = sorted(f.error for f in ds.failures)

@@ -8,6 +8,13 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+
+import vpbehavior
+from vpbehavior.core import BehaviorLabels, Bout, DataError, FormatError, match_name
+from vpbehavior.io import flyvsfly
+from vpbehavior.io._matfile import MatFileError, mat_version, read_mat
+from vpbehavior.io.registry import detect_format
+from vpbehavior.reporting import DataWarning
 from vpbehavior.testing.flyvsfly import (
     BEHAVIORS,
     TRACK_FIELDS,
@@ -17,10 +24,9 @@ from vpbehavior.testing.flyvsfly import (
     write_movie,
 )
 
-import vpbehavior
-from vpbehavior.io import flyvsfly
-from vpbehavior.io._matfile import MatFileError, mat_version, read_mat
-from vpbehavior.io.registry import detect_format
+
+def _clean(name: str) -> str:
+    return " ".join(name.split())
 
 
 @pytest.fixture(scope="module")
@@ -36,7 +42,7 @@ def loaded(written):
 def _expected_positive(movie, classes: tuple[str, ...]) -> np.ndarray:
     out = np.zeros((movie.n_frames, 2, len(classes)), bool)
     for fly, beh, start, end in movie.bouts:  # 1-based inclusive
-        out[start - 1 : end, fly, classes.index(flyvsfly.normalize_behavior(beh))] = True
+        out[start - 1 : end, fly, classes.index(match_name(beh, classes))] = True
     return out
 
 
@@ -49,10 +55,11 @@ def test_summary_agrees_with_writer(written, loaded):
     expected: dict[str, int] = {}
     for movie in written.movies:
         for beh, n in movie.frame_counts().items():
-            key = flyvsfly.normalize_behavior(beh)
-            expected[key] = expected.get(key, 0) + n
-    assert summary["classes"] == [flyvsfly.normalize_behavior(b) for b in BEHAVIORS]
+            expected[_clean(beh)] = expected.get(_clean(beh), 0) + n
+    # the dataset's spelling ("Lunge", "wing threat "), only surrounding whitespace removed
+    assert summary["classes"] == ["Lunge", "wing threat", "tussle", "wing extension", "circle", "copulation"]
     assert summary["label_counts"] == expected
+    assert loaded.test_split is None  # no split in the paths
 
 
 def test_bouts_become_zero_based_half_open_frame_labels(written, loaded):
@@ -62,9 +69,16 @@ def test_bouts_become_zero_based_half_open_frame_labels(written, loaded):
         assert rec.n_frames == movie.n_frames
         np.testing.assert_array_equal(rec.labels.positive, _expected_positive(movie, rec.labels.classes))
         assert (rec.labels.values >= 0).all()  # every listed behavior is annotated everywhere
-        starts = sorted((b.start, b.stop) for b in rec.metadata["bouts"])
-        assert starts == sorted((s - 1, e) for _, _, s, e in movie.bouts)
-        assert rec.metadata["behavior_names"]["wing_threat"] == "wing threat "  # the raw name is kept
+        got = sorted((b.start, b.stop, b.subject, b.behavior) for b in rec.labels.to_bouts())
+        # 1-based inclusive -> 0-based stop-exclusive; touching bouts of one fly merge into one run
+        expected = BehaviorLabels.from_bouts(
+            [Bout(s - 1, e, f"fly{f + 1}", _clean(b)) for f, b, s, e in movie.bouts],
+            movie.n_frames,
+            rec.labels.classes,
+            rec.subjects,
+        ).to_bouts()
+        assert got == sorted((b.start, b.stop, b.subject, b.behavior) for b in expected)
+        assert "wing threat" in rec.labels.classes  # the file's "wing threat " without the trailing space
 
 
 def test_tracking_failures_stay_nan(written, loaded):
@@ -72,14 +86,33 @@ def test_tracking_failures_stay_nan(written, loaded):
         rec = loaded[movie.folder.relative_to(written.root).as_posix()]
         lost = ~np.isfinite(movie.track).all(axis=2).T  # [T, S]
         assert lost.any()
-        np.testing.assert_array_equal(~rec.metadata["tracked"], lost)
+        np.testing.assert_array_equal(~rec.presence, lost)  # untracked frames: the fly is not present
         assert np.isnan(rec.pose.points[lost]).all() and np.isfinite(rec.pose.points[~lost]).all()
         np.testing.assert_allclose(
             rec.pose.points[:, :, 0, 0], movie.track[:, :, TRACK_FIELDS.index("pos x")].T, rtol=1e-6
         )
-        np.testing.assert_allclose(rec.metadata["track"]["data"], movie.track.transpose(1, 0, 2))
-        assert rec.metadata["track"]["names"] == list(TRACK_FIELDS)
-        assert rec.metadata["features"]["data"].shape == (movie.n_frames, 2, movie.feat.shape[2])
+        # the full arrays come from the readers, not from the recording's metadata
+        assert set(rec.metadata) == {"source", "mat_version", "context"}
+        track = flyvsfly.read_track(rec.metadata["source"]["track"])
+        np.testing.assert_allclose(track["data"], movie.track.transpose(1, 0, 2))
+        assert track["names"] == list(TRACK_FIELDS)
+        feat = flyvsfly.read_features(rec.metadata["source"]["feat"])
+        assert feat["data"].shape == (movie.n_frames, 2, movie.feat.shape[2])
+
+
+def test_presence_of_untracked_frames_even_when_a_keypoint_is_located(tmp_path):
+    """Presence is the tracker's own validity (every track field finite), not "some keypoint located"."""
+    data = np.random.default_rng(0).normal(100, 5, size=(2, 30, len(TRACK_FIELDS)))
+    data[0, 10:14, TRACK_FIELDS.index("ori")] = np.nan  # position known, orientation lost
+    data[1, 20:, :] = np.nan  # fly 2 lost for good
+    write_mat(tmp_path / "m_track.mat", {"trk": {"names": cell(list(TRACK_FIELDS)), "data": data}})
+    rec = vpbehavior.load(tmp_path, format="flyvsfly", videos="skip")[0]
+    expected = np.ones((30, 2), bool)
+    expected[10:14, 0] = False
+    expected[20:, 1] = False
+    np.testing.assert_array_equal(rec.presence, expected)
+    assert rec.pose.visible()[10:14, 0].all()  # derived presence would have said "present"
+    assert rec.summary()["present_frames"] == {"fly1": 26, "fly2": 20}
 
 
 def test_v5_and_v73_read_the_same(tmp_path):
@@ -128,24 +161,26 @@ def test_real_action_list_as_vocabulary(shared_dir, written):
     assert raw.endswith(b"copulation ") and not raw.endswith(b"\n")  # the real quirks
     vocab = flyvsfly.read_action_list(action_list)
     lines = [line for line in raw.decode().splitlines() if line.strip()]
-    assert len(vocab) == len(lines) and vocab[-1] == "copulation" and "wing_threat" in vocab
+    assert len(vocab) == len(lines) and vocab[-1] == "copulation" and "wing threat" in vocab
     ds = flyvsfly.load_flyvsfly(written.root, vocabulary=action_list, videos="skip")
     assert not ds.failures and ds.classes == vocab
     for movie, rec in zip(written.movies, ds):
         assert rec.labels.classes == vocab
-        in_file = [vocab.index(flyvsfly.normalize_behavior(b)) for b in BEHAVIORS]
+        in_file = [vocab.index(match_name(b, vocab)) for b in BEHAVIORS]  # "Lunge" is the list's "lunge"
         others = [j for j in range(len(vocab)) if j not in in_file]
         assert others and (rec.labels.values[:, :, others] == -1).all()  # not annotated in these files
         np.testing.assert_array_equal(rec.labels.positive, _expected_positive(movie, vocab))
 
 
 def test_vocabulary_mismatch(written):
-    vocab = ["wing threat", "tussle", "wing extension", "circle", "copulation"]  # no lunge
+    vocab = ["Wing Threat ", "tussle", "wing  extension", "circle", "copulation"]  # no lunge
     ds = flyvsfly.load_flyvsfly(written.root, vocabulary=vocab, videos="skip")
     assert len(ds) == 0 and len(ds.failures) == len(written.movies)
     assert all("Lunge" in f.error and "vocabulary" in f.error for f in ds.failures)
     loose = flyvsfly.load_flyvsfly(written.root, vocabulary=vocab, strict=False, videos="skip")
-    assert loose.classes == tuple(flyvsfly.normalize_behavior(v) for v in vocab) + ("lunge",)
+    # "Wing Threat " matches the files' "wing threat ": the vocabulary's spelling wins
+    assert loose.classes == ("Wing Threat", "tussle", "wing extension", "circle", "copulation", "Lunge")
+    assert loose[0].labels.label_counts()["Wing Threat"] > 0
 
 
 def test_auto_detect_at_every_level(written):
@@ -163,9 +198,11 @@ def test_hyphenated_flytracker_names_and_splits(tmp_path):
     for split, n in [("train", 1), ("train", 2), ("test", 3)]:
         write_movie(tmp_path / split / f"vid{n}", f"vid{n}", 40, rng, "7.3", "flytracker", separator="-")
     ds = vpbehavior.load(tmp_path)
-    assert sorted(r.split for r in ds) == ["test", "train", "train"]
+    assert sorted(r.split for r in ds) == ["test", "train", "train"] and ds.test_split == "test"
     override = flyvsfly.load_flyvsfly(tmp_path, splits={"vid1": "val"}, videos="skip")
     assert override["train/vid1"].split == "val"
+    no_test = flyvsfly.load_flyvsfly(tmp_path, splits={"vid3": "val"}, videos="skip")
+    assert no_test.test_split is None
 
 
 def test_assign_video_splits_covers_every_behavior(written, loaded):
@@ -220,8 +257,9 @@ def test_bout_end_before_start(tmp_path, version):
         and "row 2" in failure.error
         and "fly 2" in failure.error
     )
-    with pytest.raises(ValueError, match="end 12 precedes its start 20"):
+    with pytest.raises(DataError, match="end 12 precedes its start 20") as info:
         flyvsfly.read_actions(path, 50, ("fly1", "fly2"))
+    assert info.value.path == path and info.value.field == "bouts"
 
 
 def test_bouts_out_of_range_and_wrong_shape(tmp_path):
@@ -266,22 +304,35 @@ def _bare_movie(folder: Path, name: str, behs, bouts, version: str, n_frames: in
 def test_bout_vectors_columns_and_transposed_cells(tmp_path, version):
     """One bout as a vector / column, bouts as 2xN or 3xN columns, Nx2 rows without certainty,
     and the bouts cell saved as n_behaviors x n_flies all give the same 0-based half-open bouts."""
-    bouts = cell([np.array([3.0, 7, 1]),                        # fly1 a: one bout, 1-D
-                  np.array([[3.0], [7], [1]]),                  # fly1 b: one bout as a 3x1 column
-                  np.zeros((0, 0)),                             # fly1 c: none
-                  np.array([[1.0, 2], [10, 12]]),               # fly2 a: Nx2 rows
-                  np.array([[1.0, 10, 20, 30], [4, 12, 25, 31], [1, 1, 1, 1]]),  # fly2 b: 3xN columns
-                  np.array([[5.0, 5, 1]])], (2, 3))             # fly2 c: a one-frame bout
+    bouts = cell(
+        [
+            np.array([3.0, 7, 1]),  # fly1 a: one bout, 1-D
+            np.array([[3.0], [7], [1]]),  # fly1 b: one bout as a 3x1 column
+            np.zeros((0, 0)),  # fly1 c: none
+            np.array([[1.0, 2], [10, 12]]),  # fly2 a: Nx2 rows
+            np.array([[1.0, 10, 20, 30], [4, 12, 25, 31], [1, 1, 1, 1]]),  # fly2 b: 3xN columns
+            np.array([[5.0, 5, 1]]),
+        ],
+        (2, 3),
+    )  # fly2 c: a one-frame bout
     _bare_movie(tmp_path / "m1", "m1", cell(["a", "b", "c"]), bouts, version)
     # the same bouts, cell stored transposed (behaviors x flies) and names as a column cell
     _bare_movie(tmp_path / "m2", "m2", cell(["a", "b", "c"], (3, 1)), bouts.T.copy(), version)
     ds = vpbehavior.load(tmp_path, format="flyvsfly", videos="skip")
     assert not ds.failures and len(ds) == 2
-    expected = {(2, 7, "fly1", "a"), (2, 7, "fly1", "b"), (0, 2, "fly2", "a"), (9, 12, "fly2", "a"),
-                (0, 4, "fly2", "b"), (9, 12, "fly2", "b"), (19, 25, "fly2", "b"), (29, 31, "fly2", "b"),
-                (4, 5, "fly2", "c")}
+    expected = {
+        (2, 7, "fly1", "a"),
+        (2, 7, "fly1", "b"),
+        (0, 2, "fly2", "a"),
+        (9, 12, "fly2", "a"),
+        (0, 4, "fly2", "b"),
+        (9, 12, "fly2", "b"),
+        (19, 25, "fly2", "b"),
+        (29, 31, "fly2", "b"),
+        (4, 5, "fly2", "c"),
+    }
     for rec in ds:
-        got = {(b.start, b.stop, b.subject, b.behavior) for b in rec.metadata["bouts"]}
+        got = {(b.start, b.stop, b.subject, b.behavior) for b in rec.labels.to_bouts()}
         assert got == expected, rec.name
         assert rec.labels.label_counts() == {"a": 5 + 2 + 3, "b": 5 + 4 + 3 + 6 + 2, "c": 1}
 
@@ -298,3 +349,35 @@ def test_bad_bout_is_a_named_failure_and_others_load(tmp_path):
     errors = sorted(f.error for f in ds.failures)
     assert "bad_actions.mat" in errors[0] and "bouts{1,1}" in errors[0] and "precedes" in errors[0]
     assert "wrong_actions.mat" in errors[1] and "'bouts'" in errors[1]
+
+
+def test_names_match_across_movies_by_case_and_spacing(tmp_path):
+    """ "Wing Threat " in one movie and "wing threat" in another are one behavior, spelled as first seen."""
+    one = cell([np.array([[2.0, 4, 1]]), np.zeros((0, 0))], (2, 1))
+    _bare_movie(tmp_path / "a", "a", cell(["Wing Threat "]), one, "5")
+    _bare_movie(tmp_path / "b", "b", cell(["wing  threat", "Lunge"]), cell([one[0, 0], one[0, 0]] * 2, (2, 2)), "5")
+    ds = vpbehavior.load(tmp_path, format="flyvsfly", videos="skip")
+    assert not ds.failures and ds.classes == ("Wing Threat", "Lunge")
+    assert all(r.labels.classes == ("Wing Threat", "Lunge") for r in ds)
+    assert ds["a"].labels.label_counts() == {"Wing Threat": 3, "Lunge": 0}
+    assert (ds["a"].labels.values[:, :, 1] == -1).all()  # movie a does not list Lunge: not annotated
+    assert ds["b"].labels.label_counts() == {"Wing Threat": 6, "Lunge": 6}
+    same = cell([np.zeros((0, 0))] * 4, (2, 2))
+    _bare_movie(tmp_path / "c", "c", cell(["lunge", "LUNGE "]), same, "5")  # one file, two spellings of one name
+    failure = next(f for f in vpbehavior.load(tmp_path, format="flyvsfly", videos="skip").failures)
+    assert "c_actions.mat" in failure.error and "repeat" in failure.error
+
+
+def test_movie_in_an_undecodable_format_is_warned_not_stored(tmp_path):
+    _bare_movie(tmp_path / "m", "m", cell(["lunge"]), cell([np.zeros((0, 0))] * 2, (2, 1)), "5")
+    (tmp_path / "m" / "m.ufmf").write_bytes(b"ufmf")
+    with pytest.warns(DataWarning, match=r"m\.ufmf.*cannot decode"):
+        rec = vpbehavior.load(tmp_path, format="flyvsfly")[0]
+    assert rec.video is None and "video_unsupported" not in rec.metadata
+
+
+def test_not_a_flyvsfly_file_is_a_format_error(tmp_path):
+    with pytest.raises(FormatError, match="not a Fly vs. Fly file"):
+        flyvsfly.find_movies(write_mat(tmp_path / "notes.mat", {"x": np.zeros(2)}))
+    with pytest.raises(FormatError, match="no Fly vs. Fly files"):
+        flyvsfly.load_flyvsfly(tmp_path)

@@ -9,11 +9,14 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from vpbehavior.testing.kabr import CLASSES, HEADER, write_kabr
 
 import vpbehavior
+from vpbehavior.core import FormatError, MissingFileError
 from vpbehavior.io import kabr
 from vpbehavior.io.registry import detect_format
+from vpbehavior.io.video import open_video
+from vpbehavior.reporting import DataWarning
+from vpbehavior.testing.kabr import CLASSES, HEADER, write_kabr
 
 
 @pytest.fixture
@@ -35,7 +38,8 @@ def test_real_frame_list_excerpt(kabr_dir):
     by_index = {v: k for k, v in names.items()}
     # 1-based frame ids -> 0-based frames: last frame id = n_frames
     assert rec.n_frames == max(int(r[2]) for r in rows)
-    assert rec.split == "train" and rec.video is None and rec.metadata["species"] == "grevys_zebra"
+    assert rec.split == "train" and rec.video is None and kabr.species_of(rec.name) == "grevys_zebra"
+    assert ds.test_split == "val" and set(rec.metadata) == {"source", "miniscene_id", "video_id"}
     expected = {c: 0 for c in names}
     for r in rows:
         expected[by_index[int(r[4])]] += 1
@@ -91,8 +95,12 @@ def test_real_cvat_template_and_old2new(kabr_dir, tmp_path):
     picks = [n for n in ("Trotting", "Walk", "Browsing", "Drinking") if n in raw]
     xml = ["<annotations><track id='0' label='Zebra'>"]
     for i, name in enumerate(picks):
-        xml.append(f"<points frame='{i}' outside='0' points='1,1'><attribute name='Behavior'>{name}</attribute></points>")
-    xml.append(f"<points frame='{len(picks)}' outside='1' points='1,1'><attribute name='Behavior'>Walk</attribute></points>")
+        xml.append(
+            f"<points frame='{i}' outside='0' points='1,1'><attribute name='Behavior'>{name}</attribute></points>"
+        )
+    xml.append(
+        f"<points frame='{len(picks)}' outside='1' points='1,1'><attribute name='Behavior'>Walk</attribute></points>"
+    )
     xml.append("</track></annotations>")
     path = tmp_path / "0.xml"
     path.write_text("".join(xml))
@@ -105,8 +113,6 @@ def test_real_cvat_template_and_old2new(kabr_dir, tmp_path):
 def test_real_gif_as_miniscene(kabr_dir, tmp_path):
     """The real website GIF, unpacked into the KABR layout as one Auto-Groom mini-scene."""
     import cv2
-
-    from vpbehavior.io.video import open_video
 
     with open_video(kabr_dir / "ZP0446-Auto-Groom.gif") as reader:
         frames = [reader[i] for i in range(len(reader))]
@@ -125,7 +131,7 @@ def test_real_gif_as_miniscene(kabr_dir, tmp_path):
     rec = ds["ZP0446.1"]
     assert rec.split == "val" and rec.n_frames == len(frames)
     assert ds.summary()["label_counts"]["Auto-Groom"] == len(frames)
-    with rec.open_video() as reader:
+    with open_video(rec.video, fps=rec.fps) as reader:
         assert len(reader) == len(frames) and reader[0].shape == frames[0].shape
 
 
@@ -175,9 +181,10 @@ def test_header_detected_not_assumed(tmp_path):
     lines = [line.split(" ") for line in csv_path.read_text().splitlines()]
     order = [4, 2, 0, 3, 1]
     csv_path.write_text("\n".join(" ".join(row[i] for i in order) for row in lines) + "\n")
-    ds = vpbehavior.load(written.root)
+    with pytest.warns(DataWarning, match="no image folder"):
+        ds = vpbehavior.load(written.root)
     assert ds.summary()["label_counts"] == _expected_counts(written)
-    assert all(r.video is None for r in ds) and ds.metadata["warnings"]
+    assert all(r.video is None for r in ds) and "warnings" not in ds.metadata
 
 
 def test_missing_column_is_a_clear_error(tmp_path):
@@ -211,7 +218,7 @@ def test_missing_or_truncated_classes_json_is_fatal(tmp_path):
     with pytest.raises(ValueError, match="classes.json.*invalid JSON"):
         vpbehavior.load(written.root)
     classes.unlink()
-    with pytest.raises(FileNotFoundError, match="classes.json"):
+    with pytest.raises(MissingFileError, match="classes.json"):
         vpbehavior.load(written.root, format="kabr")
 
 
@@ -221,14 +228,14 @@ def test_bad_row_fails_its_miniscene_only(tmp_path):
     train = written.root / "annotation" / "train.csv"
     lines = train.read_text().splitlines()
     victim = lines[2].split(" ")[0]
-    lines[2] = lines[2].rsplit(" ", 1)[0] + " walk"     # a label that is not an index
-    lines.insert(4, lines[3])                            # a duplicated frame of the same mini-scene
+    lines[2] = lines[2].rsplit(" ", 1)[0] + " walk"  # a label that is not an index
+    lines.insert(4, lines[3])  # a duplicated frame of the same mini-scene
     train.write_text("\n".join(lines) + "\n")
     ds = vpbehavior.load(written.root)
     assert victim not in {r.name for r in ds}
     assert len(ds) == sum(len(v) for v in SCENES.values()) - 1
     assert len(ds.failures) == 1 and "'labels'" in ds.failures[0].error and "line 3" in ds.failures[0].error
-    assert ds.metadata["test_split"] == "val"
+    assert ds.test_split == "val" and "test_split" not in ds.metadata
 
 
 def test_nested_and_zero_padded_image_folders(tmp_path):
@@ -239,7 +246,7 @@ def test_nested_and_zero_padded_image_folders(tmp_path):
     shutil.move(str(image / scene), str(image / "zebras_part" / scene))  # unpacked one level deeper
     other = next(iter(SCENES["val"]))
     for jpg in (image / other).glob("*.jpg"):
-        jpg.rename(jpg.with_name(f"{int(jpg.stem):06d}.jpg"))                # 000001.jpg
+        jpg.rename(jpg.with_name(f"{int(jpg.stem):06d}.jpg"))  # 000001.jpg
     ds = vpbehavior.load(written.root)
     assert not ds.failures
     assert ds[scene].video == image / "zebras_part" / scene and ds[other].video == image / other
@@ -263,8 +270,11 @@ def test_inspect_root_annotation_and_file_agree(tmp_path, capsys):
 
     written = write_kabr(tmp_path, SCENES, images=False)
     expected_counts = _expected_counts(written)
-    for target, scenes in ((written.root, SCENES), (written.root / "annotation", SCENES),
-                           (written.root / "annotation" / "val.csv", {"val": SCENES["val"]})):
+    for target, scenes in (
+        (written.root, SCENES),
+        (written.root / "annotation", SCENES),
+        (written.root / "annotation" / "val.csv", {"val": SCENES["val"]}),
+    ):
         assert main(["inspect", str(target), "--json"]) == 0
         summary = json.loads(capsys.readouterr().out)
         assert summary["format"] == "kabr"
@@ -272,3 +282,22 @@ def test_inspect_root_annotation_and_file_agree(tmp_path, capsys):
         assert summary["frames"] == sum(len(x) for v in scenes.values() for x in v.values())
         if scenes is SCENES:
             assert summary["label_counts"] == expected_counts
+
+
+def test_behavior_names_keep_kabr_spelling_and_old2new_matches_loosely(tmp_path):
+    written = write_kabr(tmp_path, {"val": {"ZG0001.1": [3, 3, 0]}}, images=False)
+    with pytest.warns(DataWarning):
+        ds = vpbehavior.load(written.root)
+    assert "Head Up" in ds.classes and ds[0].labels.label_counts()["Head Up"] == 2
+    path = tmp_path / "0.xml"
+    path.write_text(
+        "<annotations><track id='0' label='Zebra'><points frame='0' outside='0' points='1,1'>"
+        "<attribute name='Behavior'> head  up </attribute></points></track></annotations>"
+    )
+    assert kabr.read_cvat_actions(path, {"Head Up": "Head Up"}) == {0: "Head Up"}
+
+
+def test_folder_without_frame_lists_is_a_format_error(tmp_path):
+    (tmp_path / "annotation").mkdir()
+    with pytest.raises(FormatError, match="no KABR frame list"):
+        kabr.load_kabr(tmp_path)
