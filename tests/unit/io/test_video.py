@@ -1,9 +1,9 @@
-"""Tests for vpbehavior.io.video: frame-accurate access, streaming, errors, writing."""
+"""Tests for vpbehavior.io.video: frame-accurate access, streaming, damaged files, writing."""
 
 from __future__ import annotations
 
 import hashlib
-import os
+import logging
 import pickle
 import random
 import threading
@@ -11,13 +11,15 @@ import warnings
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
-from vpbehavior.testing.fixtures import find_shared_dir
 import numpy as np
 import pytest
+
+from vpbehavior.testing.fixtures import find_shared_dir
 
 av = pytest.importorskip("av")
 cv2 = pytest.importorskip("cv2")
 
+from vpbehavior.core import errors  # noqa: E402
 from vpbehavior.io.video import (  # noqa: E402
     DEFAULT_IMAGE_FOLDER_FPS,
     ImageFolderReader,
@@ -27,9 +29,10 @@ from vpbehavior.io.video import (  # noqa: E402
     natural_sort_key,
     open_video,
     probe_video,
+    verify_video,
     write_video,
 )
-
+from vpbehavior.reporting import DataWarning, ProgressUpdate  # noqa: E402
 
 SHARED = find_shared_dir() or Path("/nonexistent-shared")
 FLY = SHARED / "recordings" / "sleap_fly_pair" / "centered_pair_low_quality.mp4"
@@ -197,6 +200,22 @@ def test_probe_video(bframe_video):
     assert info["n_frames"] == 120 and info["fps"] == pytest.approx(30)
     assert (info["height"], info["width"], info["codec"]) == (H, W, "h264")
     assert info["duration"] == pytest.approx(4.0)
+    assert info["container"] == "mp4" and info["truncated"] is False and info["warnings"] == []
+    assert info["metadata_frames"] == 120
+
+
+def test_verify_clean_video(bframe_video):
+    updates: list[ProgressUpdate] = []
+    report = verify_video(bframe_video, progress=updates.append)
+    assert report == {
+        "path": str(bframe_video),
+        "n_frames": 120,
+        "good_frames": 120,
+        "first_bad_frame": None,
+        "truncated": False,
+        "error": None,
+    }
+    assert updates[-1].finished and updates[-1].done == updates[-1].total == 120
 
 
 # ---------------------------------------------------------------------------------------------
@@ -354,6 +373,161 @@ def test_truncated_real_mp4(tmp_path):
 
 
 # ---------------------------------------------------------------------------------------------
+# damaged videos
+
+
+def textured_frame(i: int) -> np.ndarray:
+    """`pattern_frame` (index mod 256) with a moving patch of noise, so packets have realistic sizes."""
+    f = pattern_frame(i % 256)
+    f[40:90, i % 100 : i % 100 + 24] = np.random.default_rng(i).integers(0, 256, (50, 24, 3), dtype=np.uint8)
+    return f
+
+
+@pytest.fixture(scope="module")
+def video300(tmp_path_factory) -> Path:
+    """300-frame H.264 mp4 (index at the front), B-frames, a keyframe every 30 frames."""
+    path = tmp_path_factory.mktemp("vid300") / "video300.mp4"
+    write_video(path, (textured_frame(i) for i in range(300)), fps=30, gop_size=30, preset="veryfast")
+    return path
+
+
+@pytest.fixture(scope="module")
+def video300_frames(video300) -> list[np.ndarray]:
+    return list(open_video(video300).iter_frames())
+
+
+def test_truncated_video_is_reported_once_per_file(tmp_path, video300, caplog):
+    cut = tmp_path / "half_cut.mp4"
+    data = video300.read_bytes()
+    cut.write_bytes(data[: len(data) // 2])
+    with caplog.at_level(logging.WARNING, logger="vpbehavior"), warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        r = open_video(cut)
+        info = probe_video(cut)  # second open, same file: no second warning
+        open_video(cut).close()
+    n = len(r)
+    assert 0 < n < 300
+    truncated = [w for w in caught if issubclass(w.category, VideoTruncatedWarning)]
+    assert len(truncated) == 1 and issubclass(VideoTruncatedWarning, DataWarning)
+    message = str(truncated[0].message)
+    assert message.startswith(str(cut)) and f"only the first {n} frames of the 300 frames its header lists" in message
+    assert "\n" not in message
+    assert truncated[0].filename == __file__  # the warning points at the caller, not into the package
+    assert [rec.getMessage() for rec in caplog.records if rec.name == "vpbehavior"] == [message]
+    assert info["truncated"] is True and info["n_frames"] == n and info["metadata_frames"] == 300
+    assert info["warnings"] == [message]
+    report = verify_video(cut)
+    assert (report["good_frames"], report["first_bad_frame"], report["truncated"]) == (n, n, True)
+
+
+def _damage_middle(src: Path, dst: Path, n_bytes: int = 4096) -> Path:
+    data = bytearray(src.read_bytes())
+    mid = len(data) // 2
+    data[mid : mid + n_bytes] = np.random.default_rng(7).integers(0, 256, n_bytes, dtype=np.uint8).tobytes()
+    dst.write_bytes(bytes(data))
+    return dst
+
+
+def test_damaged_mp4_names_the_frame_that_fails(tmp_path, video300, video300_frames):
+    path = _damage_middle(video300, tmp_path / "damaged_middle.mp4")
+    info = probe_video(path)  # every packet is there: only decoding finds the damage
+    assert info["n_frames"] == 300 and info["truncated"] is False
+    updates: list[ProgressUpdate] = []
+    report = verify_video(path, progress=updates.append)
+    bad = report["first_bad_frame"]
+    assert report["n_frames"] == 300 and bad is not None and 0 < bad < 300
+    assert 0 < report["good_frames"] < 300 and "\n" not in report["error"]
+    assert updates[-1].finished and updates[-1].total == 300 and updates[-1].done == report["good_frames"]
+
+    r = open_video(path)
+    got = []
+    with pytest.raises(VideoError, match=rf"damaged_middle\.mp4: cannot decode frame {bad} of 300 ") as e:
+        for frame in r.iter_frames():
+            got.append(frame)
+    assert "\n" not in str(e.value) and e.value.path == path
+    assert len(got) == bad
+    assert all(np.array_equal(g, video300_frames[i]) for i, g in enumerate(got))
+    with pytest.raises(VideoError, match=rf"cannot decode frame {bad} "):
+        r[bad]
+    # random access: every frame is either exactly the intact file's frame or refused, and verify
+    # counted exactly the frames that are delivered
+    delivered = 0
+    for i in range(300):
+        try:
+            frame = r[i]
+        except VideoError as err:
+            assert f"cannot decode frame {i} " in str(err)
+            continue
+        np.testing.assert_array_equal(frame, video300_frames[i])
+        delivered += 1
+    assert delivered == report["good_frames"]
+    # streaming from a later, intact GOP works
+    later = int(r.index.keyframes[r.index.keyframe_for(bad) + 2])
+    np.testing.assert_array_equal(next(r.iter_frames(later)), video300_frames[later])
+
+
+def test_silently_dropped_frame_is_detected(tmp_path, video300, video300_frames):
+    """A packet the decoder turns into no picture, without any error, must not shift or skip frames."""
+    path = tmp_path / "dropped_frame.mp4"
+    with av.open(str(video300)) as src:
+        stream = src.streams.video[0]
+        packets = [p for p in src.demux(stream) if p.size]
+        k = next(k for k in range(150, len(packets)) if packets[k].pts < packets[k - 1].pts)  # a B-frame
+        dropped_pts = packets[k].pts
+        with av.open(str(path), "w") as dst:
+            out = dst.add_stream_from_template(stream)
+            for j, p in enumerate(packets):
+                if j == k:  # a lone end-of-sequence NAL unit: decodes to nothing, silently
+                    q = av.Packet(b"\x00\x00\x00\x01\x0a")
+                    q.pts, q.dts, q.time_base = p.pts, p.dts, p.time_base
+                    p = q
+                p.stream = out
+                dst.mux(p)
+    r = open_video(path)
+    assert len(r) == 300
+    f = r.index.pts_to_index[dropped_pts]
+    with pytest.raises(VideoError, match=rf"cannot decode frame {f} of 300 \(the decoder dropped it\)"):
+        r[f]
+    with pytest.raises(VideoError, match=rf"cannot decode frame {f + 1} of 300 \(frame {f} before it"):
+        r[f + 1]
+    np.testing.assert_array_equal(r[f - 1], video300_frames[f - 1])
+    with pytest.raises(VideoError, match=rf"cannot decode frame {f} "):
+        list(r.iter_frames(f - 5))
+    report = verify_video(path)
+    assert report["first_bad_frame"] == f and report["good_frames"] < 300
+
+
+def test_unopenable_videos_raise_one_line_errors(tmp_path):
+    empty = tmp_path / "zero_bytes.mp4"
+    empty.touch()
+    text = tmp_path / "text_named.mp4"
+    text.write_text("frame,x,y\n1,2,3\n" * 100)
+    moov_last = tmp_path / "moov_last.mp4"
+    _write_raw(moov_last, "libx264", 60, {})  # no faststart: the 'moov' index is written last
+    moovless = tmp_path / "moovless.mp4"
+    moovless.write_bytes(moov_last.read_bytes()[: moov_last.stat().st_size // 2])
+    for path in (empty, text, moovless):
+        with pytest.raises(VideoError) as e:
+            open_video(path)
+        assert type(e.value) is errors.VideoError and isinstance(e.value, errors.DataError)
+        assert str(e.value).startswith(f"{path}: ") and "\n" not in str(e.value)
+        assert e.value.path == path
+    with pytest.raises(VideoError, match="moov"):
+        probe_video(moovless)
+
+
+def test_verify_image_folder_with_a_damaged_image(tmp_path):
+    for i in range(4):
+        cv2.imwrite(str(tmp_path / f"{i}.png"), cv2.cvtColor(pattern_frame(i), cv2.COLOR_RGB2BGR))
+    data = (tmp_path / "2.png").read_bytes()
+    (tmp_path / "2.png").write_bytes(data[: len(data) // 2])  # header intact, pixels cut
+    report = verify_video(tmp_path)
+    assert (report["n_frames"], report["good_frames"], report["first_bad_frame"]) == (4, 3, 2)
+    assert "2.png" in report["error"]
+    assert probe_video(tmp_path)["container"] == "image folder"
+
+
+# ---------------------------------------------------------------------------------------------
 # real recordings
 
 
@@ -385,7 +559,8 @@ def test_real_gif():
         order = list(range(26))
         random.Random(0).shuffle(order)
         assert [sha(r[i]) for i in order] == [seq[i] for i in order]
-    assert probe_video(GIF)["codec"] == "gif"
+    info = probe_video(GIF)
+    assert (info["codec"], info["container"]) == ("gif", "gif")
 
 
 # ---------------------------------------------------------------------------------------------
