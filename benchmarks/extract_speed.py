@@ -37,8 +37,9 @@ def make_video(folder: Path, n_frames: int):
     return vpbehavior.load(folder)[0]
 
 
-def time_extraction(rec, config_name: str, size: int, clip_length: int, batch_size: int, device: str, work: Path) -> dict:
-    from vpbehavior.runtime import autocast
+def time_extraction(
+    rec, config_name: str, size: int, clip_length: int, batch_size: int, device: str, work: Path
+) -> dict:
     from vpbehavior.features.extract import (
         ExtractConfig,
         encoder_identity,
@@ -48,11 +49,13 @@ def time_extraction(rec, config_name: str, size: int, clip_length: int, batch_si
         plan_clips,
         pool_clip_outputs,
     )
+    from vpbehavior.runtime import autocast
 
     model = load_encoder(f"random:{config_name}", device=device)
     identity = encoder_identity(model)
-    cfg = ExtractConfig(clip_length=clip_length, size=size, token_grid=4 if size // model.patch_size >= 4 else 0,
-                        subjects=False).resolved(model)
+    cfg = ExtractConfig(
+        clip_length=clip_length, size=size, token_grid=4 if size // model.patch_size >= 4 else 0, subjects=False
+    ).resolved(model)
     n = rec.n_frames
     clips = plan_clips(n, cfg.clip_length, cfg.stride)
     # decode alone
@@ -78,8 +81,17 @@ def time_extraction(rec, config_name: str, size: int, clip_length: int, batch_si
     run_cfg = dataclasses.replace(cfg, batch_size=batch_size, device=device)
     extract_recording(rec, model, work / config_name, run_cfg, progress=False, identity=identity, overwrite=True)
     pipeline = time.perf_counter() - t0
-    return {"config": config_name, "size": cfg.size, "clip": cfg.clip_length, "stride": cfg.stride, "frames": n,
-            "clips": len(clips), "decode_s": decode, "compute_s": compute, "pipeline_s": pipeline}
+    return {
+        "config": config_name,
+        "size": cfg.size,
+        "clip": cfg.clip_length,
+        "stride": cfg.stride,
+        "frames": n,
+        "clips": len(clips),
+        "decode_s": decode,
+        "compute_s": compute,
+        "pipeline_s": pipeline,
+    }
 
 
 def time_training(n_frames: int, dim: int, heads: tuple[str, ...], device: str) -> list[dict]:
@@ -91,14 +103,23 @@ def time_training(n_frames: int, dim: int, heads: tuple[str, ...], device: str) 
     n_classes = 8
     feats = rng.standard_normal((n_frames, dim), dtype=np.float32)
     targets = (rng.random((n_frames, n_classes)) < 0.1).astype(np.int8)
-    seqs = [FeatureSequence(feats[i : i + 100_000], targets[i : i + 100_000], f"r{i}") for i in range(0, n_frames, 100_000)]
+    seqs = [
+        FeatureSequence(feats[i : i + 100_000], targets[i : i + 100_000], f"r{i}") for i in range(0, n_frames, 100_000)
+    ]
     rows = []
     for head in heads:
         cfg = TrainConfig(head=head, max_epochs=1, batch_size=1024, device=device, hidden=256)
         t0 = time.perf_counter()
         clf = fit(seqs, None, [f"c{i}" for i in range(n_classes)], cfg)
-        rows.append({"head": head, "frames": n_frames, "dim": dim, "epoch_s": clf.info["history"][0]["seconds"],
-                     "total_s": time.perf_counter() - t0})
+        rows.append(
+            {
+                "head": head,
+                "frames": n_frames,
+                "dim": dim,
+                "epoch_s": clf.info["history"][0]["seconds"],
+                "total_s": time.perf_counter() - t0,
+            }
+        )
     return rows
 
 
@@ -120,13 +141,17 @@ def main() -> None:
             rec_base = make_video(tmp / "base_video", args.base_frames)
             rows.append(time_extraction(rec_base, "base", 288, 16, 2, args.device, tmp))
     print("\nfeature extraction (frames/s = video frames per second of wall time)")
-    print(f"{'config':<6} {'input':>12} {'frames':>6} {'clips':>5} {'decode fps':>11} {'compute fps':>12} "
-          f"{'pipeline fps':>13} {'hidden?':>8}")
+    print(
+        f"{'config':<6} {'input':>12} {'frames':>6} {'clips':>5} {'decode fps':>11} {'compute fps':>12} "
+        f"{'pipeline fps':>13} {'hidden?':>8}"
+    )
     for r in rows:
         fps = {k: r["frames"] / r[f"{k}_s"] for k in ("decode", "compute", "pipeline")}
         hidden = r["pipeline_s"] <= 1.15 * max(r["compute_s"], r["decode_s"]) + 0.5
-        print(f"{r['config']:<6} {r['clip']:>3}x{r['size']:>3}px s{r['stride']:<2} {r['frames']:>6} {r['clips']:>5} "
-              f"{fps['decode']:>11.1f} {fps['compute']:>12.2f} {fps['pipeline']:>13.2f} {'yes' if hidden else 'no':>8}")
+        print(
+            f"{r['config']:<6} {r['clip']:>3}x{r['size']:>3}px s{r['stride']:<2} {r['frames']:>6} {r['clips']:>5} "
+            f"{fps['decode']:>11.1f} {fps['compute']:>12.2f} {fps['pipeline']:>13.2f} {'yes' if hidden else 'no':>8}"
+        )
     train = time_training(args.train_frames, 768, ("linear", "mlp"), args.device)
     print(f"\nclassifier training, {args.train_frames:,} frames x 768 random features, 8 classes, batch 1024")
     print(f"{'head':<8} {'s / epoch':>10} {'frames/s':>12} {'incl. setup s':>14}")

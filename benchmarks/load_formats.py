@@ -93,6 +93,7 @@ def _run_case(name: str, path: Path) -> dict:
 def bench_calms21(workdir: Path, frames: int = 100_000) -> list[dict]:
     """A CalMS21 task-1 JSON with ``frames`` frames in 10 sequences."""
     import numpy as np
+
     from vpbehavior.testing.calms21 import write_task_file
 
     path = workdir / "calms21" / "calms21_task1_train.json"
@@ -159,11 +160,8 @@ def main(argv: list[str] | None = None) -> None:
         rows = [row for bench in BENCHMARKS for row in bench(workdir, args.frames)]
     print_table(rows)
     # KABR-format folder with 50 mini-scenes (its own columns, so its own table)
-    sys.path.insert(0, str(Path(__file__).parent))
-    from load_formats_kabr import format_table, kabr_rows
-
     print()
-    print(format_table(kabr_rows(n_scenes=50)))
+    subprocess.run([sys.executable, str(Path(__file__).with_name("load_formats_kabr.py"))], check=True)
 
 
 if __name__ == "__main__":

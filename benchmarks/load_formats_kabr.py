@@ -8,7 +8,6 @@ run under tracemalloc. Run: ``python benchmarks/load_formats_kabr.py``.
 
 from __future__ import annotations
 
-import sys
 import tempfile
 import time
 import tracemalloc
@@ -33,10 +32,9 @@ def _measure(fn, repeats: int = 2) -> tuple[object, float, float]:
 
 def kabr_rows(n_scenes: int = 50, frames_per_scene: int = 120, root: Path | None = None) -> list[dict]:
     """Table rows (dicts) for a KABR folder of ``n_scenes`` mini-scenes (80% train, 20% val)."""
-    from vpbehavior.testing.kabr import write_kabr
-
     import vpbehavior
     from vpbehavior.io.kabr import load_kabr
+    from vpbehavior.testing.kabr import write_kabr
 
     with tempfile.TemporaryDirectory() as tmp:
         base = Path(root or tmp)
@@ -54,16 +52,32 @@ def kabr_rows(n_scenes: int = 50, frames_per_scene: int = 120, root: Path | None
         rows = []
         for name, fn in cases:
             ds, seconds, peak = _measure(fn)
-            rows.append({"case": name, "mini-scenes": len(ds), "frames": ds.summary()["frames"],
-                         "failures": len(ds.failures), "load s": round(seconds, 3), "peak MiB": round(peak, 2),
-                         "frames/s": round(ds.summary()["frames"] / seconds)})
+            rows.append(
+                {
+                    "case": name,
+                    "mini-scenes": len(ds),
+                    "frames": ds.summary()["frames"],
+                    "failures": len(ds.failures),
+                    "load s": round(seconds, 3),
+                    "peak MiB": round(peak, 2),
+                    "frames/s": round(ds.summary()["frames"] / seconds),
+                }
+            )
         import shutil
 
         shutil.rmtree(written.root / "dataset")
         ds, seconds, peak = _measure(lambda: load_kabr(written.root))
-        rows.append({"case": "labels only (no image folder)", "mini-scenes": len(ds),
-                     "frames": ds.summary()["frames"], "failures": len(ds.failures), "load s": round(seconds, 3),
-                     "peak MiB": round(peak, 2), "frames/s": round(ds.summary()["frames"] / seconds)})
+        rows.append(
+            {
+                "case": "labels only (no image folder)",
+                "mini-scenes": len(ds),
+                "frames": ds.summary()["frames"],
+                "failures": len(ds.failures),
+                "load s": round(seconds, 3),
+                "peak MiB": round(peak, 2),
+                "frames/s": round(ds.summary()["frames"] / seconds),
+            }
+        )
     return rows
 
 

@@ -4,6 +4,7 @@
 (`vpbehavior.api`) are reachable from here and import torch, h5py and decoders on first use.
 """
 
+from . import api as _api  # cheap: the API imports torch and decoders only when called
 from ._version import __version__
 from .core import (
     FRAME_LEVEL,
@@ -19,8 +20,6 @@ from .core import (
     VideoError,
     VpbehaviorError,
 )
-
-from . import api as _api  # cheap: the API imports torch and decoders only when called
 
 _API = tuple(_api.__all__)
 

@@ -52,13 +52,11 @@ _LAZY = {
 __all__ = [
     "load",
     "open_video",
-    "load_encoder",
     "extract_features",
     "train_classifier",
     "load_classifier",
     "predict",
     "evaluate",
-    "run_benchmark",
     *_LAZY,
 ]
 

@@ -24,7 +24,11 @@ SUBCOMMANDS: list[tuple[str, str, str]] = [
     ("extract", "vpbehavior.pipelines.extract", "extract frozen VideoPrism features (HDF5 cache)"),
     ("train", "vpbehavior.pipelines.train", "train a frame-level behavior classifier on features"),
     ("evaluate", "vpbehavior.pipelines.evaluate", "evaluate a classifier: metrics, bouts, PR curves, ethogram"),
-    ("benchmark", "vpbehavior.pipelines.benchmark", "run a paper benchmark protocol (flyvsfly, calms21, chimpact, kabr)"),
+    (
+        "benchmark",
+        "vpbehavior.pipelines.benchmark",
+        "run a paper benchmark protocol (flyvsfly, calms21, chimpact, kabr)",
+    ),
 ]
 
 

@@ -82,8 +82,9 @@ def plot_ethogram(
             col = calls[:, j]
             edges = np.flatnonzero(np.diff(np.r_[0, col.astype(int), 0]))
             spans = [(a * scale, (b - a) * scale) for a, b in zip(edges[::2], edges[1::2])]
-            ax.broken_barh(spans, (len(rows) - 1 - r + k * height, height), color=cmap(k % 20),
-                           label=name if r == 0 else None)
+            ax.broken_barh(
+                spans, (len(rows) - 1 - r + k * height, height), color=cmap(k % 20), label=name if r == 0 else None
+            )
     ax.set_yticks([len(rows) - 1 - r + 0.5 for r in range(len(rows))], [label for label, _ in rows])
     ax.set_xlabel("time (s)" if fps else "frame")
     ax.set_title(title)

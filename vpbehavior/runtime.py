@@ -43,7 +43,7 @@ def resolve_device(device: str = "auto") -> str:
     return device
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def cpu_has_native_bf16() -> bool:
     """Whether this CPU computes bf16 natively (AVX-512 BF16 or AMX), read from /proc/cpuinfo."""
     try:

@@ -130,8 +130,28 @@ def test_scoring_refuses_features_of_another_encoder(experiment, video_classifie
 
 def test_cli_maps_flags_onto_the_same_api(experiment, tmp_path, capsys):
     clf_file = tmp_path / "pose.safetensors"
-    argv = ["train", str(experiment / "train"), "--kind", "pose", "--head", "mlp", "--hidden", "64", "--lr", "3e-3",
-            "--train-batch-size", "128", "--epochs", "20", "--patience", "5", "--min-bout", "3", "--out", str(clf_file)]
+    argv = [
+        "train",
+        str(experiment / "train"),
+        "--kind",
+        "pose",
+        "--head",
+        "mlp",
+        "--hidden",
+        "64",
+        "--lr",
+        "3e-3",
+        "--train-batch-size",
+        "128",
+        "--epochs",
+        "20",
+        "--patience",
+        "5",
+        "--min-bout",
+        "3",
+        "--out",
+        str(clf_file),
+    ]
     assert main(argv) == 0
     printed = capsys.readouterr().out
     assert "best epoch" in printed and "annotated frame x subject cells" in printed and "thresholds:" in printed

@@ -32,8 +32,11 @@ def test_environment_yml_names_the_same_packages_as_setup_py():
     for extra in namespace["EXTRAS_REQUIRE"].values():
         pip_names |= _names(extra)
     deps = (REPO / "environment.yml").read_text().split("dependencies:", 1)[1]
-    env_lines = [ln.strip()[2:].strip() for ln in deps.splitlines()
-                 if ln.strip().startswith("- ") and not ln.strip().startswith("- pip:")]
+    env_lines = [
+        ln.strip()[2:].strip()
+        for ln in deps.splitlines()
+        if ln.strip().startswith("- ") and not ln.strip().startswith("- pip:")
+    ]
     env_names = _names(env_lines) - {"python", "pip", "-e ."}
     env_names = {n for n in env_names if not n.startswith("-e")}
     assert {CONDA_NAMES.get(n, n) for n in pip_names} == env_names
@@ -67,6 +70,7 @@ def test_version_and_help(capsys):
 
 def _toy_format(tmp_path):
     """Register a throwaway format that claims *.toy files."""
+
     def detect(path):
         return 1.0 if path.suffix == ".toy" else 0.0
 

@@ -99,7 +99,9 @@ class BehaviorClassifier:
     def __repr__(self) -> str:
         encoder = (self.feature_spec.get("encoder") or {}).get("model")
         on = f" on {self.kind} features" + (f" of {encoder}" if encoder else "")
-        return f"BehaviorClassifier({self.config.head} head{on}, {len(self.classes)} classes: {', '.join(self.classes)})"
+        return (
+            f"BehaviorClassifier({self.config.head} head{on}, {len(self.classes)} classes: {', '.join(self.classes)})"
+        )
 
     # ------------------------------------------------------------------ scoring
     def _normalize(self, x: np.ndarray) -> np.ndarray:
@@ -112,7 +114,9 @@ class BehaviorClassifier:
         return torch.device(wanted if wanted == "cpu" or torch.cuda.is_available() else "cpu")
 
     @torch.no_grad()
-    def scores_windowed(self, data: WindowedFrames, rows: np.ndarray | None = None, batch_size: int = 1024) -> np.ndarray:
+    def scores_windowed(
+        self, data: WindowedFrames, rows: np.ndarray | None = None, batch_size: int = 1024
+    ) -> np.ndarray:
         """Probabilities ``[N, C]`` (sigmoid or softmax) for frame rows of ``data``."""
         device = self._device()
         self.head.to(device).eval()

@@ -36,15 +36,23 @@ class TrainConfig:
     steps_per_epoch: int | None = option(None, "steps per epoch (default: one pass over the annotated frames)")
     patience: int = option(5, "early stopping: epochs without validation improvement before stopping")
     standardize: bool = option(True, "standardize features with the training set's mean and std")
-    sequence_norm: bool | None = option(None, "z-score features over each recording first (default: on for video kinds)")
-    val_fraction: float = option(0.2, "recordings held out for early stopping and thresholds when there is no val split")
+    sequence_norm: bool | None = option(
+        None, "z-score features over each recording first (default: on for video kinds)"
+    )
+    val_fraction: float = option(
+        0.2, "recordings held out for early stopping and thresholds when there is no val split"
+    )
     seed: int = option(0, "seed of the head's initialization and of batch order", flag="train-seed")
-    device: str = option("cpu", "device the head trains on (the head is small: cpu is usually fastest)", flag="train-device")
+    device: str = option(
+        "cpu", "device the head trains on (the head is small: cpu is usually fastest)", flag="train-device"
+    )
     smoothing: str = option("median", "smoothing of scores or calls", ("none", "median", "majority"))
     smooth_window: int = option(1, "smoothing window in frames")
     min_bout: int = option(1, "minimum bout length in frames")
     max_gap: int = option(0, "merge bouts of a behavior separated by at most this many frames")
-    thresholds: str = option("robust", "per-class thresholds: robust best-F1 on validation, or 0.5", ("robust", "fixed"))
+    thresholds: str = option(
+        "robust", "per-class thresholds: robust best-F1 on validation, or 0.5", ("robust", "fixed")
+    )
     extra: dict = field(default_factory=dict, metadata={"cli": False, "help": "head options not listed above"})
 
     def __post_init__(self) -> None:

@@ -33,7 +33,6 @@ from vpbehavior.features.pose_features import PoseFeatureConfig, recording_pose_
 from .config import FEATURE_KINDS
 
 
-
 @dataclass
 class FeatureSequence:
     """Contiguous per-frame features and targets of one row (subject) in one recording."""
@@ -132,7 +131,9 @@ def split_sequences(
         rng = np.random.default_rng(seed)
         n_val = max(1, int(round(val_fraction * len(names))))
         val_names = set(rng.permutation(names)[:n_val].tolist())
-        return [s for s in sequences if s.recording not in val_names], [s for s in sequences if s.recording in val_names]
+        return [s for s in sequences if s.recording not in val_names], [
+            s for s in sequences if s.recording in val_names
+        ]
     train, val = [], []
     for s in sequences:
         cut = int(round(len(s) * (1 - val_fraction)))

@@ -20,7 +20,6 @@ from torch import nn
 from .config import DEFAULT_WINDOWS, HEADS
 
 
-
 class LinearHead(nn.Module):
     """Linear classifier on the middle frame's features."""
 

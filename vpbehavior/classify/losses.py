@@ -68,13 +68,17 @@ class BehaviorLoss(torch.nn.Module):
             raise ValueError(f"unknown loss {kind!r}; choose one of {LOSSES}")
         self.kind, self.single_label, self.gamma = kind, single_label, float(focal_gamma)
         self.background_index = background_index
-        self.register_buffer("weights", None if class_weights is None else torch.as_tensor(class_weights, dtype=torch.float32))
+        self.register_buffer(
+            "weights", None if class_weights is None else torch.as_tensor(class_weights, dtype=torch.float32)
+        )
         rare = None
         if kind == "eql":
             if frequencies is None:
                 raise ValueError("the EQL loss needs the training class frequencies")
             freq = np.asarray(frequencies, dtype=np.float64)
-            lam = float(np.median(freq[freq > 0])) if eql_lambda is None and (freq > 0).any() else float(eql_lambda or 0)
+            lam = (
+                float(np.median(freq[freq > 0])) if eql_lambda is None and (freq > 0).any() else float(eql_lambda or 0)
+            )
             rare = torch.as_tensor(freq < lam)
             if background_index is not None:
                 rare[background_index] = False

@@ -236,9 +236,7 @@ def segmental_counts(y: np.ndarray, predicted: np.ndarray, iou: float = 0.5) -> 
     return out
 
 
-def segmental_f1(
-    sequences: Sequence[tuple[np.ndarray, np.ndarray]], iou: float = 0.5
-) -> np.ndarray:
+def segmental_f1(sequences: Sequence[tuple[np.ndarray, np.ndarray]], iou: float = 0.5) -> np.ndarray:
     """Bout-level F1 per class ``[C]`` summed over sequences of ``(targets [T, C], predicted [T, C])``.
 
     NaN for a class with neither true nor predicted bouts.

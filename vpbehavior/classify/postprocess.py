@@ -219,8 +219,18 @@ class PostProcessor:
 
 
 # ------------------------------------------------------------------ bouts tables
-BOUT_COLUMNS = ("recording", "subject", "behavior", "start_frame", "stop_frame", "n_frames",
-                "start_s", "stop_s", "mean_score", "max_score")
+BOUT_COLUMNS = (
+    "recording",
+    "subject",
+    "behavior",
+    "start_frame",
+    "stop_frame",
+    "n_frames",
+    "start_s",
+    "stop_s",
+    "mean_score",
+    "max_score",
+)
 
 
 def bouts_table(

@@ -21,7 +21,15 @@ from vpbehavior.reporting import Progress, logger, progress_reporter
 
 from .classifier import BehaviorClassifier
 from .config import TrainConfig
-from .data import FeatureSequence, WindowedFrames, build_sequences, same_features, sequence_normalize, split_sequences, vocabulary
+from .data import (
+    FeatureSequence,
+    WindowedFrames,
+    build_sequences,
+    same_features,
+    sequence_normalize,
+    split_sequences,
+    vocabulary,
+)
 from .heads import build_head
 from .losses import BehaviorLoss, balanced_weights, class_frequencies
 from .metrics import mean_average_precision
@@ -34,7 +42,9 @@ MIN_THRESHOLD_POSITIVES = 10
 def _prepare(sequences: Sequence[FeatureSequence], per_sequence: bool) -> list[FeatureSequence]:
     if not per_sequence:
         return list(sequences)
-    return [FeatureSequence(sequence_normalize(s.features), s.targets, s.recording, s.subject, s.fps) for s in sequences]
+    return [
+        FeatureSequence(sequence_normalize(s.features), s.targets, s.recording, s.subject, s.fps) for s in sequences
+    ]
 
 
 def _feature_stats(data: WindowedFrames) -> tuple[np.ndarray, np.ndarray]:
@@ -71,7 +81,9 @@ def robust_thresholds(y: np.ndarray, scores: np.ndarray, default: float = 0.5) -
             method = "best F1 on validation"
         else:
             t = float(np.quantile(sj, 1 - prevalence))
-            method = f"prevalence-matched (best-F1 threshold called {called:.0%} of frames, {prevalence:.0%} are positive)"
+            method = (
+                f"prevalence-matched (best-F1 threshold called {called:.0%} of frames, {prevalence:.0%} are positive)"
+            )
         thresholds.append(float(np.clip(t, 0.01, 0.99)))
         methods.append(method)
     return thresholds, methods

@@ -149,7 +149,7 @@ class BehaviorLabels:
         set_(self, "targets", _checked_targets(targets, subjects, classes))
 
     def __setattr__(self, name: str, value) -> None:
-        raise AttributeError(f"BehaviorLabels are immutable; build new ones (e.g. with_bout, masked, with_classes)")
+        raise AttributeError("BehaviorLabels are immutable; build new ones (e.g. with_bout, masked, with_classes)")
 
     # ------------------------------------------------------------------ construction
     @classmethod
@@ -306,7 +306,9 @@ class BehaviorLabels:
         """Boolean ``[T, S]``: every class of the subject annotated at that frame."""
         return self.annotated.all(axis=2)
 
-    def to_single_label(self, background: str = "background", on_conflict: str = "error") -> tuple[np.ndarray, tuple[str, ...]]:
+    def to_single_label(
+        self, background: str = "background", on_conflict: str = "error"
+    ) -> tuple[np.ndarray, tuple[str, ...]]:
         """Class ids ``[T, S]`` with an explicit background class; -1 = not annotated.
 
         If the vocabulary has a background class, it is used; otherwise ``background`` is

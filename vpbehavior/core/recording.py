@@ -120,7 +120,8 @@ class Recording:
     subjects
         Subject (animal) names; ``(FRAME_LEVEL,)`` = ``("all",)`` for frame-level data.
     pose
-        Optional `Pose`; its subjects are among ``subjects``.
+        Optional `Pose`; its tracks are among ``subjects``, unless the recording is frame-level
+        (``subjects == ("all",)``), whose pose may hold any tracks.
     boxes
         Optional per-subject boxes ``[T, S, 4]`` (x1, y1, x2, y2) in pixels, NaN where absent.
     labels
@@ -183,7 +184,7 @@ class Recording:
             if self.pose.n_frames != self.n_frames:
                 raise DataError(f"{where}: pose covers {self.pose.n_frames} frames, recording has {self.n_frames}")
             unknown = [s for s in self.pose.subjects if s not in self.subjects]
-            if unknown:
+            if unknown and self.subjects != (FRAME_LEVEL,):  # frame-level data may carry any tracks
                 raise DataError(f"{where}: pose tracks {unknown} are not among the subjects {self.subjects}")
         expected = (self.n_frames, len(self.subjects))
         if self.boxes is not None:
@@ -259,7 +260,11 @@ class Recording:
 
     def __repr__(self) -> str:
         fps = f" @ {self.fps:.4g} fps" if self.fps else ""
-        parts = [f"{self.name!r}", f"{self.n_frames} frames{fps}", f"{len(self.subjects)} subject" + "s" * (len(self.subjects) != 1)]
+        parts = [
+            f"{self.name!r}",
+            f"{self.n_frames} frames{fps}",
+            f"{len(self.subjects)} subject" + "s" * (len(self.subjects) != 1),
+        ]
         if self.pose is not None:
             parts.append(f"pose {len(self.pose.keypoint_names)} nodes")
         if self.labels is not None:

@@ -136,20 +136,31 @@ class CacheWriter:
             self.partial.unlink(missing_ok=True)
             with h5py.File(self.partial, "w") as fh:
                 fh.attrs.update(
-                    format=FORMAT, format_version=FORMAT_VERSION, provenance=json.dumps(provenance),
-                    n_frames=n_frames, n_clips=n_clips, clips_done=0, complete=False,
+                    format=FORMAT,
+                    format_version=FORMAT_VERSION,
+                    provenance=json.dumps(provenance),
+                    n_frames=n_frames,
+                    n_clips=n_clips,
+                    clips_done=0,
+                    complete=False,
                 )
                 chunk = max(1, min(n_frames, 256))
                 fh.create_dataset("frame", (n_frames, dim), dtype, chunks=(chunk, dim), fillvalue=np.nan)
                 if token_grid:
                     fh.create_dataset(
-                        "tokens", (n_frames, token_grid * token_grid, dim), dtype,
-                        chunks=(max(1, min(n_frames, 64)), token_grid * token_grid, dim), fillvalue=np.nan,
+                        "tokens",
+                        (n_frames, token_grid * token_grid, dim),
+                        dtype,
+                        chunks=(max(1, min(n_frames, 64)), token_grid * token_grid, dim),
+                        fillvalue=np.nan,
                     )
                 if subjects:
                     ds = fh.create_dataset(
-                        "subject", (n_frames, len(subjects), dim), dtype,
-                        chunks=(chunk, len(subjects), dim), fillvalue=np.nan,
+                        "subject",
+                        (n_frames, len(subjects), dim),
+                        dtype,
+                        chunks=(chunk, len(subjects), dim),
+                        fillvalue=np.nan,
                     )
                     ds.attrs["subjects"] = json.dumps(list(subjects))
         self.fh = h5py.File(self.partial, "r+")

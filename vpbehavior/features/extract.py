@@ -41,7 +41,6 @@ from vpbehavior.runtime import autocast, resolve_device
 
 from . import cache as fcache
 
-
 #: Fields of `ExtractConfig` that change how features are computed (the cache's provenance);
 #: the others only change how fast.
 _RUNTIME_FIELDS = ("batch_size", "prefetch", "device")
@@ -284,9 +283,7 @@ def box_cells(boxes: np.ndarray, scale_xy: tuple[float, float], patch: int, grid
     return (rows[..., :, None] & cols[..., None, :]) & ok[..., None, None]
 
 
-def pool_clip_outputs(
-    tokens, token_grid: int, masks=None
-) -> tuple:
+def pool_clip_outputs(tokens, token_grid: int, masks=None) -> tuple:
     """Per-frame, pooled-grid and per-subject embeddings from tokens ``[B, L, g, g, D]``.
 
     ``masks`` ``[B, L, S, g, g]`` (bool tensor) selects each subject's patches.
@@ -310,14 +307,18 @@ def pool_clip_outputs(
 
 
 # ------------------------------------------------------------------ the extractor
-def extraction_provenance(recording: Recording, identity: dict, config: ExtractConfig, boxes: np.ndarray | None) -> dict:
+def extraction_provenance(
+    recording: Recording, identity: dict, config: ExtractConfig, boxes: np.ndarray | None
+) -> dict:
     return {
         "encoder": identity,
         "extraction": config.provenance(),
         "video": fcache.video_identity(recording.video),
         "n_frames": int(recording.n_frames),
         "subjects": list(recording.subjects) if boxes is not None else None,
-        "boxes_sha256": hashlib.sha256(np.ascontiguousarray(boxes).tobytes()).hexdigest() if boxes is not None else None,
+        "boxes_sha256": hashlib.sha256(np.ascontiguousarray(boxes).tobytes()).hexdigest()
+        if boxes is not None
+        else None,
     }
 
 
@@ -410,7 +411,9 @@ def extract_recording(
                 video = torch.from_numpy(batch).to(device, non_blocking=True)
                 paddings = torch.from_numpy(np.stack([~c.valid for c in sel]).astype(np.float32)).to(device)
                 with torch.inference_mode(), autocast(device):
-                    tokens = model(video.float().div_(255.0), frame_paddings=paddings if paddings.any() else None).embeddings
+                    tokens = model(
+                        video.float().div_(255.0), frame_paddings=paddings if paddings.any() else None
+                    ).embeddings
                     tokens = tokens.float().reshape(len(sel), config.clip_length, g, g, -1)
                     masks = None
                     if boxes is not None:

@@ -46,7 +46,9 @@ class PoseFeatureConfig:
 
     @classmethod
     def from_dict(cls, d: dict) -> PoseFeatureConfig:
-        return cls(windows=tuple(d.get("windows", (5, 15, 31))), max_pairs=d.get("max_pairs", 45), social=d.get("social", True))
+        return cls(
+            windows=tuple(d.get("windows", (5, 15, 31))), max_pairs=d.get("max_pairs", 45), social=d.get("social", True)
+        )
 
 
 def interpolate_missing(points: np.ndarray) -> np.ndarray:
@@ -170,15 +172,27 @@ def _social(points: np.ndarray, g: dict) -> tuple[np.ndarray, list[str]]:
         _backward_diff(d) * rate,
         pairwise.min((2, 3)) / scale,
         np.linalg.norm(points[:, :, g["head"]] - o_centroid, axis=-1) / scale,
-        np.cos(facing), np.sin(facing),
-        np.cos(o_facing), np.sin(o_facing),
+        np.cos(facing),
+        np.sin(facing),
+        np.cos(o_facing),
+        np.sin(o_facing),
         np.linalg.norm(o_vel, axis=-1),
         _wrap(_backward_diff(bearing)) * rate,
         (g["c_vel"] * o_vel).sum(-1),
     ]
-    names = ["social_dist", "social_dist_rate", "social_min_part_dist", "social_head_to_other",
-             "social_facing_cos", "social_facing_sin", "social_other_facing_cos", "social_other_facing_sin",
-             "social_other_speed", "social_bearing_rate", "social_velocity_dot"]
+    names = [
+        "social_dist",
+        "social_dist_rate",
+        "social_min_part_dist",
+        "social_head_to_other",
+        "social_facing_cos",
+        "social_facing_sin",
+        "social_other_facing_cos",
+        "social_other_facing_sin",
+        "social_other_speed",
+        "social_bearing_rate",
+        "social_velocity_dot",
+    ]
     return np.stack(feats, -1), names
 
 
@@ -225,9 +239,7 @@ def pose_features(
     return features, all_names
 
 
-def recording_pose_features(
-    recording: Recording, config: PoseFeatureConfig | None = None
-) -> np.ndarray:
+def recording_pose_features(recording: Recording, config: PoseFeatureConfig | None = None) -> np.ndarray:
     """Pose features aligned to the recording's label subjects: ``[T, S_labels, F]``.
 
     When the labels are per subject and the pose has the same subjects, each subject gets

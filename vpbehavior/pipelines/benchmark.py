@@ -12,13 +12,13 @@ from ._flags import add_config_flags, add_encoder_flags, overrides_from_args
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    from vpbehavior.api import TrainConfig
-    from vpbehavior.api import DEFAULT_WEIGHTS, ExtractConfig
-    from vpbehavior.api import PROTOCOLS
+    from vpbehavior.api import DEFAULT_WEIGHTS, PROTOCOLS, ExtractConfig, TrainConfig
 
     parser.add_argument("dataset", choices=sorted(PROTOCOLS), help="which benchmark")
     parser.add_argument("--data", required=True, help="the dataset's root folder")
-    parser.add_argument("--out", default=None, help="work folder for features, classifier and report (default: ./benchmark_<dataset>)")
+    parser.add_argument(
+        "--out", default=None, help="work folder for features, classifier and report (default: ./benchmark_<dataset>)"
+    )
     g = parser.add_argument_group("encoder and extraction (defaults: the protocol's)")
     add_encoder_flags(g, DEFAULT_WEIGHTS)
     add_config_flags(g, ExtractConfig, overridable=True)
@@ -26,9 +26,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def main(args: argparse.Namespace) -> int:
-    from vpbehavior.api import TrainConfig
-    from vpbehavior.api import ExtractConfig
-    from vpbehavior.api import run_benchmark
+    from vpbehavior.api import ExtractConfig, TrainConfig, run_benchmark
 
     result = run_benchmark(
         args.dataset, args.data, args.weights, out=args.out, seed=args.seed, progress=True,

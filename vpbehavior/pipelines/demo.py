@@ -47,7 +47,10 @@ def write_data(data: Path, settings: dict) -> None:
         shutil.rmtree(data)  # ours, written with other settings
     synth = dict(height=settings["size"], width=settings["size"], n_frames=settings["frames"])
     seed = settings["seed"]
-    for split, n, split_seed in (("train", settings["train_videos"], seed + 1), ("test", settings["test_videos"], seed + 2)):
+    for split, n, split_seed in (
+        ("train", settings["train_videos"], seed + 1),
+        ("test", settings["test_videos"], seed + 2),
+    ):
         print(f"writing {n} synthetic {split} videos to {data / split}", flush=True)
         make_experiment(data / split, n_videos=n, seed=split_seed, **synth)
     marker.write_text(json.dumps(settings))

@@ -12,7 +12,9 @@ REPORT_FILES = ("report.json",)
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("data", help="a dataset folder with behavior labels")
     parser.add_argument("--classifier", required=True, help="classifier file from `vpbehavior train`")
-    parser.add_argument("--features", default=None, help=FEATURES_HELP + "; needed for video feature kinds (default: none)")
+    parser.add_argument(
+        "--features", default=None, help=FEATURES_HELP + "; needed for video feature kinds (default: none)"
+    )
     parser.add_argument("--out", required=True, help="report folder to write")
     parser.add_argument("--format", default="auto", help="dataset format (default: detect from the files)")
     parser.add_argument(

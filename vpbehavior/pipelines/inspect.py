@@ -78,9 +78,7 @@ def format_table(summary: dict, with_recordings: bool) -> str:
     ]
     if summary["classes"]:
         width = max(len(c) for c in summary["classes"])
-        lines.append(
-            f"classes (positive frame x subject cells, of {summary['annotated_cells']} annotated cells):"
-        )
+        lines.append(f"classes (positive frame x subject cells, of {summary['annotated_cells']} annotated cells):")
         lines += [f"  {c:<{width}}  {summary['label_counts'].get(c, 0):>10}" for c in summary["classes"]]
     else:
         lines.append("classes:     none (no labels)")
@@ -98,7 +96,9 @@ def format_table(summary: dict, with_recordings: bool) -> str:
                 lines.append(f"    labels: {', '.join(map(str, labels)) if labels else 'none found'}")
             partial = {s: n for s, n in rec.get("present_frames", {}).items() if n < rec["frames"]}
             if partial:
-                lines.append("    present in: " + ", ".join(f"{s} {n} of {rec['frames']} frames" for s, n in partial.items()))
+                lines.append(
+                    "    present in: " + ", ".join(f"{s} {n} of {rec['frames']} frames" for s, n in partial.items())
+                )
     for key, title in (("unpaired", "not paired with a video"), ("skipped", "skipped (not recordings)")):
         if summary.get(key):
             lines.append(f"{title} ({len(summary[key])}):")

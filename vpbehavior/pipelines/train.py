@@ -12,18 +12,24 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
     parser.add_argument("data", help="a dataset folder with behavior labels")
     parser.add_argument("--out", required=True, help="classifier file to write (.safetensors)")
-    parser.add_argument("--features", default=None, help=FEATURES_HELP + "; needed for video feature kinds (default: none)")
+    parser.add_argument(
+        "--features", default=None, help=FEATURES_HELP + "; needed for video feature kinds (default: none)"
+    )
     parser.add_argument("--format", default="auto", help="dataset format (default: detect from the files)")
-    parser.add_argument("--split", default=None, help="training split (default: 'train' if the data has splits, else all)")
-    parser.add_argument("--val-split", default=None, help="validation split (default: 'val' if present, else --val-fraction)")
+    parser.add_argument(
+        "--split", default=None, help="training split (default: 'train' if the data has splits, else all)"
+    )
+    parser.add_argument(
+        "--val-split", default=None, help="validation split (default: 'val' if present, else --val-fraction)"
+    )
     parser.add_argument("--force", action="store_true", help="overwrite --out even if it is not a classifier file")
     add_config_flags(parser.add_argument_group("classifier"), TrainConfig)
 
 
 def pick_splits(recordings, split: str | None, val_split: str | None):
     """(train, val) recordings following the data's published splits when present."""
-    from vpbehavior.api import select_split
     from vpbehavior import DataError
+    from vpbehavior.api import select_split
 
     splits = {r.split for r in recordings}
     if split is None:
@@ -31,7 +37,11 @@ def pick_splits(recordings, split: str | None, val_split: str | None):
     if val_split is None:
         val_split = "val" if "val" in splits and split != "all" else None
     train = [r for r in select_split(recordings, split, "training recordings") if r.labels is not None]
-    val = [r for r in select_split(recordings, val_split, "validation recordings") if r.labels is not None] if val_split else []
+    val = (
+        [r for r in select_split(recordings, val_split, "validation recordings") if r.labels is not None]
+        if val_split
+        else []
+    )
     if not train:
         raise DataError(f"no labelled recordings in split {split!r}")
     return train, val

@@ -4,12 +4,12 @@ import numpy as np
 import pytest
 import torch
 
-from vpbehavior.classify.heads import HEADS, build_head
-from vpbehavior.classify.losses import BehaviorLoss, balanced_weights
-from vpbehavior.classify.metrics import mean_average_precision
 from vpbehavior.classify.classifier import BehaviorClassifier
 from vpbehavior.classify.config import TrainConfig
 from vpbehavior.classify.data import FeatureSequence, WindowedFrames, split_sequences
+from vpbehavior.classify.heads import HEADS, build_head
+from vpbehavior.classify.losses import BehaviorLoss, balanced_weights
+from vpbehavior.classify.metrics import mean_average_precision
 from vpbehavior.classify.training import fit
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
@@ -91,7 +91,9 @@ def test_training_learns_and_roundtrips(kind, tmp_path):
     seqs = _toy_sequences()
     train, val = split_sequences(seqs, 0.25)
     assert {s.recording for s in train}.isdisjoint({s.recording for s in val})
-    cfg = TrainConfig(head=kind, window=None if kind != "conv" else 7, max_epochs=10, patience=3, hidden=32, lr=2e-2, batch_size=64)
+    cfg = TrainConfig(
+        head=kind, window=None if kind != "conv" else 7, max_epochs=10, patience=3, hidden=32, lr=2e-2, batch_size=64
+    )
     clf = fit(train, val, ["a", "b", "c"], cfg)
     test = _toy_sequences(seed=9)[0]
     scores = clf.predict_scores(test.features)

@@ -60,7 +60,9 @@ def test_prf_matches_sklearn(seed):
     np.testing.assert_allclose(ours["recall"], r)
     np.testing.assert_allclose(ours["f1"], f)
     np.testing.assert_array_equal(ours["support"], s)
-    assert M.macro_f1(y, pred) == pytest.approx(skm.f1_score(y, pred.astype(int), average="macro", zero_division=np.nan))
+    assert M.macro_f1(y, pred) == pytest.approx(
+        skm.f1_score(y, pred.astype(int), average="macro", zero_division=np.nan)
+    )
 
 
 def test_class_without_positives_is_nan_and_skipped():

@@ -101,7 +101,7 @@ def _absorb_reference(ids, min_bout):
         k = short[np.argmin(lengths[short])]
         left = lengths[k - 1] if k > 0 else -1
         right = lengths[k + 1] if k + 1 < lengths.size else -1
-        ids[starts[k]:stops[k]] = ids[starts[k - 1] if left >= right else starts[k + 1]]
+        ids[starts[k] : stops[k]] = ids[starts[k - 1] if left >= right else starts[k + 1]]
 
 
 def test_absorb_short_runs_matches_the_reference_algorithm():

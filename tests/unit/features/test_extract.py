@@ -3,8 +3,6 @@
 from dataclasses import replace
 
 import numpy as np
-
-from vpbehavior.io.video import open_video
 import pytest
 import torch
 
@@ -18,11 +16,14 @@ from vpbehavior.features.extract import (
     load_encoder,
     plan_clips,
 )
+from vpbehavior.io.video import open_video
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
-@pytest.mark.parametrize("n,length,stride,step", [(50, 8, 4, 1), (50, 8, 8, 1), (23, 4, 3, 1), (5, 8, 4, 1), (61, 4, 2, 5), (7, 4, 2, 3)])
+@pytest.mark.parametrize(
+    "n,length,stride,step", [(50, 8, 4, 1), (50, 8, 8, 1), (23, 4, 3, 1), (5, 8, 4, 1), (61, 4, 2, 5), (7, 4, 2, 3)]
+)
 def test_every_frame_owned_once(n, length, stride, step):
     clips = plan_clips(n, length, stride, step)
     owned = np.concatenate([c.frames[c.owned] for c in clips])

@@ -39,7 +39,9 @@ def test_speed_distance_and_units():
     # distance to the partner changes at the walking speed (animal 0 approaches animal 1)
     centroids = pose.points.mean(2)
     dist = np.linalg.norm(centroids[:, 1] - centroids[:, 0], axis=-1) / body
-    np.testing.assert_allclose(feats[5:, 0, _col(names, "social_dist_rate")], np.diff(dist)[4:] * 10, rtol=1e-3, atol=1e-5)
+    np.testing.assert_allclose(
+        feats[5:, 0, _col(names, "social_dist_rate")], np.diff(dist)[4:] * 10, rtol=1e-3, atol=1e-5
+    )
     # facing angle: cos of the angle between the heading (+x for both) and the vector to the other
     c = pose.points[10].mean(1)
     to_other = c[1] - c[0]

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+
 from vpbehavior.testing.fixtures import find_shared_dir
 
 torch = pytest.importorskip("torch")

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from vpbehavior.testing.fixtures import find_shared_dir
 
 from vpbehavior.models import Tokenizer, canonicalize_text, tokenize_texts
+from vpbehavior.testing.fixtures import find_shared_dir
 
 FIX = (find_shared_dir() or Path("no-shared-dir")) / "fixtures" / "videoprism_parity" / "tokenizer_io.json"
 pytestmark = pytest.mark.skipif(not FIX.is_file(), reason="tokenizer fixture not available")
