@@ -27,6 +27,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
+import vpbehavior
+
 
 def make_video(folder: Path, n_frames: int):
     """A synthetic 320x240 recording written to ``folder`` and loaded back."""
@@ -60,7 +62,7 @@ def time_extraction(
     clips = plan_clips(n, cfg.clip_length, cfg.stride)
     # decode alone
     t0 = time.perf_counter()
-    reader = rec.open_video()
+    reader = vpbehavior.open_video(rec)
     batches = list(iter_clip_batches(reader.iter_frames(0, n), 0, clips, cfg.size, batch_size))
     reader.close()
     decode = time.perf_counter() - t0

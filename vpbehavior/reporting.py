@@ -49,10 +49,10 @@ ProgressCallback = Callable[[ProgressUpdate], None]
 Progress = Union[bool, None, ProgressCallback]
 
 
-def warn_data(message: str, stacklevel: int = 2) -> None:
-    """Report a data problem the user can act on: a `DataWarning`, and the same line in the log."""
+def warn_data(message: str, stacklevel: int = 2, category: type[DataWarning] = DataWarning) -> None:
+    """Report a data problem the user can act on: a `DataWarning` (or subclass), and the same line in the log."""
     logger.warning(message)
-    warnings.warn(message, DataWarning, stacklevel=stacklevel + 1)
+    warnings.warn(message, category, stacklevel=stacklevel + 1)
 
 
 class ProgressReporter:

@@ -73,7 +73,7 @@ def format_table(summary: dict, with_recordings: bool) -> str:
         f"recordings:  {summary['recordings']} ({summary['labelled_recordings']} with labels)",
         f"frames:      {summary['frames']}",
         f"subjects:    {', '.join(map(str, summary['subjects'])) or '-'}",
-        f"splits:      {', '.join(f'{k}={v}' for k, v in summary['splits'].items()) or '-'}"
+        f"splits:      {', '.join(f'{k}={v}' for k, v in summary['splits'].items() if k != 'none') or '-'}"
         + (f" (test split: {summary['test_split']})" if summary.get("test_split") else ""),
     ]
     if summary["classes"]:
@@ -95,7 +95,13 @@ def format_table(summary: dict, with_recordings: bool) -> str:
                 lines.append(f"    pose:   {pose or 'none found'}")
                 lines.append(f"    labels: {', '.join(map(str, labels)) if labels else 'none found'}")
             partial = {s: n for s, n in rec.get("present_frames", {}).items() if n < rec["frames"]}
-            if partial:
+            if len(partial) > 6:
+                rare = sum(n < 0.1 * rec["frames"] for n in partial.values())
+                lines.append(
+                    f"    present: {len(partial)} of {len(rec['subjects'])} subjects are missing in some frames; "
+                    f"{rare} are present in under 10% of the frames (fragmented tracks?)"
+                )
+            elif partial:
                 lines.append(
                     "    present in: " + ", ".join(f"{s} {n} of {rec['frames']} frames" for s, n in partial.items())
                 )

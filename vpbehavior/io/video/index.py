@@ -14,7 +14,6 @@ from __future__ import annotations
 import hashlib
 import os
 import sys
-import warnings
 from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
@@ -24,7 +23,7 @@ import numpy as np
 from vpbehavior._files import atomic_output
 from vpbehavior.core.errors import VideoError
 from vpbehavior.io.video._av import ff_message, import_av, open_container
-from vpbehavior.reporting import DataWarning, logger
+from vpbehavior.reporting import DataWarning, logger, warn_data
 
 #: Environment variable naming a folder where frame indices of video files are persisted.
 INDEX_CACHE_ENV = "VPBEHAVIOR_INDEX_CACHE"
@@ -193,8 +192,7 @@ def _report_once(key: tuple[str, int, int], path: Path, index: FrameIndex) -> No
         if message is None or (key, kind) in _REPORTED:
             continue
         _REPORTED.add((key, kind))
-        logger.warning(message)
-        warnings.warn(message, category, stacklevel=_outside_stacklevel())
+        warn_data(message, stacklevel=_outside_stacklevel(), category=category)
 
 
 # -- building, caching ------------------------------------------------------------------------
