@@ -21,13 +21,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from vpbehavior.core import Dataset, Predictions, Recording
-from vpbehavior.reporting import Progress
 
 if TYPE_CHECKING:  # pragma: no cover
     from vpbehavior.classify.classifier import BehaviorClassifier
-    from vpbehavior.classify.config import TrainConfig
-    from vpbehavior.classify.evaluation import EvaluationReport
-    from vpbehavior.features.extract import ExtractConfig, ExtractionResult
 
 #: Names this module re-exports from deeper modules, imported on first use.
 _LAZY = {
@@ -35,6 +31,9 @@ _LAZY = {
     "ExtractionResult": "vpbehavior.features.extract",
     "DEFAULT_WEIGHTS": "vpbehavior.features.extract",
     "load_encoder": "vpbehavior.features.extract",
+    "extract_features": "vpbehavior.features.extract",
+    "train_classifier": "vpbehavior.classify.training",
+    "evaluate": "vpbehavior.classify.evaluation",
     "TrainConfig": "vpbehavior.classify.config",
     "BehaviorClassifier": "vpbehavior.classify.classifier",
     "EvaluationReport": "vpbehavior.classify.evaluation",
@@ -52,11 +51,8 @@ _LAZY = {
 __all__ = [
     "load",
     "open_video",
-    "extract_features",
-    "train_classifier",
     "load_classifier",
     "predict",
-    "evaluate",
     *_LAZY,
 ]
 
@@ -90,43 +86,6 @@ def open_video(source: Recording | str | Path):
     return _open(source)
 
 
-def extract_features(
-    recordings,
-    encoder,
-    config: ExtractConfig | None = None,
-    *,
-    cache: str | Path,
-    overwrite: bool = False,
-    progress: Progress = False,
-) -> ExtractionResult:
-    """Frozen VideoPrism features of every recording with a video, into the HDF5 cache folder ``cache``.
-
-    Resumes interrupted work and reuses caches made with the same encoder and settings; a recording
-    that fails is listed in the result's ``failures`` and the others go on.
-    """
-    from vpbehavior.features.extract import extract_features as _extract
-
-    return _extract(list(recordings), encoder, config, cache=cache, overwrite=overwrite, progress=progress)
-
-
-def train_classifier(
-    train,
-    val=None,
-    config: TrainConfig | None = None,
-    *,
-    features: str | Path | None = None,
-    progress: Progress = False,
-) -> BehaviorClassifier:
-    """Train a frame-level behavior classifier on labelled recordings (see `TrainConfig`).
-
-    Without ``val``, part of ``train`` is held out for early stopping and thresholds. ``features``
-    is the cache folder of `extract_features`, needed for video feature kinds.
-    """
-    from vpbehavior.classify.training import train_classifier as _train
-
-    return _train(list(train), None if val is None else list(val), config, features=features, progress=progress)
-
-
 def load_classifier(path: str | Path) -> BehaviorClassifier:
     """A classifier saved by ``BehaviorClassifier.save`` (or `vpbehavior train`)."""
     from vpbehavior.classify.classifier import BehaviorClassifier
@@ -137,17 +96,3 @@ def load_classifier(path: str | Path) -> BehaviorClassifier:
 def predict(classifier: BehaviorClassifier, recording: Recording, *, features: str | Path | None = None) -> Predictions:
     """Per-frame, per-subject scores and calls for one recording (labels not needed)."""
     return classifier.predict(recording, features=features)
-
-
-def evaluate(
-    classifier: BehaviorClassifier,
-    recordings,
-    *,
-    features: str | Path | None = None,
-    iou: float = 0.5,
-    progress: Progress = False,
-) -> EvaluationReport:
-    """Score labelled recordings and measure the calls against their labels (mAP, F1, bout F1)."""
-    from vpbehavior.classify.evaluation import evaluate as _evaluate
-
-    return _evaluate(classifier, list(recordings), features=features, iou=iou, progress=progress)
