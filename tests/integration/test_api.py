@@ -254,3 +254,29 @@ def test_benchmark_protocols_and_table():
     table = BenchmarkResult(PROTOCOLS["flyvsfly"], 0.5, "tiny", {}, None).table()
     assert "50.0" in table and "89.1" in table and "88.6" in table
     assert PROTOCOLS["kabr"].frame_step == 5 and PROTOCOLS["chimpact"].clip_length == 64
+
+
+def test_unlabelled_recordings_work_wherever_labels_are_not_needed(experiment, video_classifier, tmp_path):
+    import shutil
+
+    shutil.copy(experiment / "test" / "synthetic_00.mp4", tmp_path / "m1.mp4")  # a bare video, no pose, no labels
+    data = vpb.load(tmp_path)
+    rec = data.recordings[0]
+    assert rec.labels is None and rec.classes == () and rec.pose is None and rec.subjects == (vpb.FRAME_LEVEL,)
+    summary = data.summary()
+    assert summary["labelled_recordings"] == 0 and summary["annotated_cells"] == 0
+    assert "labels" not in repr(rec) and "600 frames" in repr(rec)
+    encoder = vpb.load_encoder("random:tiny")
+    assert vpb.extract_features(data.recordings, encoder, vpb.ExtractConfig(**EXTRACT), cache=tmp_path / "f").ok
+    per_subject = vpb.load_classifier(video_classifier)  # trained on box-pooled features of each animal
+    with pytest.raises(vpb.DataError, match="per-subject .* need pose or boxes"):
+        per_subject.predict(rec, features=tmp_path / "f")
+    train = vpb.load(experiment / "train").recordings
+    config = vpb.TrainConfig(kind="tokens", head="attention", window=1, max_epochs=1)
+    clf = vpb.train_classifier(train, config=config, features=experiment / "features")  # frame-level features
+    pred = clf.predict(rec, features=tmp_path / "f")
+    assert pred.scores.shape == (rec.n_frames, 1, len(clf.classes)) and pred.presence.all()
+    with pytest.raises(vpb.DataError, match="no labelled recordings"):
+        vpb.evaluate(clf, data.recordings, features=tmp_path / "f")
+    with pytest.raises(vpb.DataError, match="no labelled"):
+        vpb.train_classifier(data.recordings, config=vpb.TrainConfig(kind="video"), features=tmp_path / "f")

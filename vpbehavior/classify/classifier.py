@@ -157,6 +157,16 @@ class BehaviorClassifier:
         spec = self.feature_spec
         pose_config = PoseFeatureConfig.from_dict(spec["pose"]) if "pose" in spec else None
         rows = recording_rows(recording, self.kind, features, pose_config)
+        if (
+            spec.get("per_subject")
+            and not rows.spec.get("per_subject")
+            and same_features({**spec, "per_subject": False}, rows.spec)
+        ):
+            raise DataError(
+                f"recording {recording.name!r}: the classifier was trained on per-subject (box-pooled) video features, "
+                "which need pose or boxes for each animal, and this recording has none; train on frame-level features "
+                "(--kind tokens, or extract with --no-subjects) to score bare videos"
+            )
         if not same_features(spec, rows.spec):
             raise DataError(
                 f"recording {recording.name!r}: its features differ from those the classifier was trained on "
