@@ -1,43 +1,46 @@
-"""A plain experiment folder: videos, with pose and label files next to them.
+"""A plain experiment folder: videos, with the pose and label files the lab's tools wrote next to them.
 
-What is found (recursively):
+What is found (recursively, hidden entries skipped):
 
 * **videos**: files with a video suffix (mp4 / avi / mov / mkv / ...) and *frame folders*
-  (folders that hold image frames and no video);
-* **pose** (read with sleap-io): ``.slp`` (SLEAP), ``.h5`` and ``.csv`` (DeepLabCut);
-* **labels**: our ``<stem>.behavior.json``, BORIS exports (tabular events, aggregated
-  events, binary table; CSV/TSV) and the per-frame CSV (see `vpbehavior.io.label_formats`).
+  (folders that hold image frames and no video, e.g. DeepLabCut's ``labeled-data/<video>/``);
+* **pose**, recognized by content (`vpbehavior.io.pose.sniff_pose_file`): SLEAP ``.slp``,
+  SLEAP analysis ``.h5`` and ``.csv``, DeepLabCut ``.h5`` (pandas "table" and "fixed" layouts,
+  keys "df_with_missing" and "tracks") and ``.csv``, NWB with ndx-pose (needs ``vpbehavior[nwb]``);
+* **labels**: our ``<stem>.behavior.json``, BORIS exports (tabular events, aggregated events,
+  binary table; CSV/TSV) and the per-frame CSV (see `vpbehavior.io.label_formats`).
 
-Pairing rule (files in the same folder as the video):
+Pose is sniffed before labels, so a SLEAP analysis CSV (``track, frame_idx, instance.score, ...``)
+is pose. Which file belongs to which video is decided in `vpbehavior.io.pairing` (inside a frame
+folder, a stored video reference, or the names SLEAP, DeepLabCut and BORIS write; one pose file
+per video, chosen by a documented rank). Tool by-products (rendered ``*_labeled.mp4`` videos,
+``plot-poses/`` folders, pickles, skeleton analyses, machine labels, model folders) are listed in
+``Dataset.skipped`` and pose / label files no video claims in ``Dataset.unpaired``, each with the
+reason: nothing near a video is dropped silently. A BORIS binary table named ``<stem>_<subject>.csv``
+is that subject's table ("No focal subject" = frame-level). Subjects come from the pose tracks;
+labelled subjects must be among them (frame-level labels add the subject ``"all"``).
 
-1. A pose or label file belongs to the video whose stem its name starts with
-   (``mouse1.mp4`` <- ``mouse1.slp``, ``mouse1.predictions.slp``, ``mouse1_DLC_resnet50.h5``,
-   ``mouse1.behavior.json``, ``mouse1_boris.tsv``); when several video stems match, the
-   longest wins (``m10.slp`` goes to ``m10.mp4``, not ``m1.mp4``).
-2. A ``.slp`` file that no stem claims goes to the video it references itself (the video
-   path stored in the .slp, compared by file name).
-
-A BORIS binary table named ``<stem>_<subject>.csv`` is that subject's table ("No focal
-subject" = frame-level). Subjects come from the pose tracks; labelled subjects must be
-among them (frame-level labels add the subject ``"all"``).
+Fragmented tracks: ``tracks=N`` keeps the N tracks present in the most frames and
+``merge_tracks={track: subject}`` merges tracks (see `vpbehavior.io.tracks`); both apply to the
+pose before the recording is built, so each subject's per-frame presence is kept.
 
 A recording whose video or pose file cannot be read, or whose pose is longer than the video,
 is listed in ``Dataset.failures`` with both file names; the others load. A label file that is
 broken or does not fit its video (more frames than the video, unknown subject) does not cost
 the video: the recording loads without those labels, the label file is listed in
-``Dataset.failures`` with its error, and a `DataWarning` says so. Pose and label files that no
-video claims are listed in ``Dataset.unpaired``, the DeepLabCut ``.h5`` twin of a ``.csv`` in
-``Dataset.skipped``. Recording metadata names the ``pose_file`` and ``label_files`` paired.
+``Dataset.failures`` with its error, and a `DataWarning` says so. Recording names are the video
+stems (the path under the folder where two videos share a stem); metadata names the
+``pose_file`` and ``label_files`` paired and ``pairing`` says how.
 """
 
 from __future__ import annotations
 
-import json
-from dataclasses import dataclass, field
+from dataclasses import replace
 from pathlib import Path
 
 from vpbehavior.core import (
     FRAME_LEVEL,
+    BehaviorLabels,
     DataError,
     Dataset,
     FormatError,
@@ -49,252 +52,128 @@ from vpbehavior.core import (
 from vpbehavior.core.errors import INPUT_ERRORS
 from vpbehavior.io._sidecars import probe, try_load
 from vpbehavior.io.label_formats import align_subjects, merge_labels, read_label_file, sniff_label_kind
+from vpbehavior.io.pairing import RecordingFiles, is_frame_folder, pair, scan, unique_names
 from vpbehavior.io.registry import register_format
+from vpbehavior.io.tracks import apply_track_options, check_merge_tracks, check_tracks
 from vpbehavior.io.video import IMAGE_SUFFIXES, VIDEO_SUFFIXES
 from vpbehavior.reporting import track, warn_data
 
 FORMAT = "folder"
-POSE_SUFFIXES = (".slp", ".h5", ".csv")
 _SEPARATORS = "._- "
 
-
-@dataclass
-class RecordingFiles:
-    """The files that make up one recording of an experiment folder."""
-
-    video: Path
-    pose: list[Path] = field(default_factory=list)
-    labels: list[Path] = field(default_factory=list)
-
-    @property
-    def stem(self) -> str:
-        return self.video.name if self.video.is_dir() else self.video.stem
+__all__ = ["FORMAT", "RecordingFiles", "build_recording", "detect_folder", "find_videos", "load_folder", "pair_files"]
 
 
 def _is_frame_folder(path: Path) -> bool:
-    has_image = False
-    for child in path.iterdir():
-        if child.is_file():
-            suffix = child.suffix.lower()
-            if suffix in VIDEO_SUFFIXES:
-                return False
-            has_image = has_image or suffix in IMAGE_SUFFIXES
-    return has_image
+    return is_frame_folder(path)
 
 
 def find_videos(root: Path, recursive: bool = True) -> list[Path]:
-    """Video files and frame folders under ``root`` (hidden entries skipped), sorted."""
-    out: list[Path] = []
-    stack = [root]
-    while stack:
-        folder = stack.pop()
-        for child in sorted(folder.iterdir()):
-            if child.name.startswith("."):
-                continue
-            if child.is_file() and child.suffix.lower() in VIDEO_SUFFIXES:
-                out.append(child)
-            elif child.is_dir():
-                if _is_frame_folder(child):
-                    out.append(child)
-                elif recursive:
-                    stack.append(child)
-    return sorted(out)
+    """Video files and frame folders under ``root`` (hidden entries and tool by-products skipped), sorted."""
+    return scan(Path(root), recursive).videos
 
 
-def _is_dlc_csv(path: Path) -> bool:
-    try:
-        with open(path, encoding="utf-8", errors="replace") as fh:
-            return fh.readline().split(",")[0].strip().lower() == "scorer"
-    except OSError:
-        return False
+def _unavailable_kinds() -> dict[str, str]:
+    from vpbehavior.io.nwb import missing_dependency_message, nwb_available
+
+    return {} if nwb_available() else {"nwb": missing_dependency_message()}
 
 
-def _is_pose_h5(path: Path) -> bool:
-    """DeepLabCut (pandas ``df_with_missing``) or SLEAP analysis (``tracks``) HDF5, not e.g. a feature cache."""
-    import h5py
+def _warn_unavailable(unpaired: list[SkippedFile]) -> None:
+    from vpbehavior.io.nwb import INSTALL_HINT
 
-    try:
-        with h5py.File(path, "r") as fh:
-            return "df_with_missing" in fh or ("tracks" in fh and "node_names" in fh)
-    except OSError:  # unreadable: a pose file by its DeepLabCut name fails loudly later, others are ignored
-        return "DLC" in path.name
+    n = sum("pip install" in f.reason and f.path.suffix.lower() == ".nwb" for f in unpaired)
+    if n:
+        warn_data(f"{n} NWB pose file(s) not read: pynwb and ndx-pose are not installed ({INSTALL_HINT})", stacklevel=4)
 
 
-def _is_dlc_h5(path: Path) -> bool:
-    import h5py
+def pair_files(
+    videos: list[Path],
+    unpaired: list[SkippedFile] | None = None,
+    skipped: list[SkippedFile] | None = None,
+    files: list[Path] | None = None,
+) -> list[RecordingFiles]:
+    """Attach pose and label files to each video by the pairing rules of `vpbehavior.io.pairing`.
 
-    try:
-        with h5py.File(path, "r") as fh:
-            return "df_with_missing" in fh
-    except OSError:  # not HDF5
-        return False
-
-
-def _file_role(path: Path) -> str | None:
-    """ "pose", "labels" or None for a file next to the videos."""
-    name = path.name.lower()
-    if name.endswith(".behavior.json"):
-        return "labels"
-    suffix = path.suffix.lower()
-    if suffix == ".slp" or (suffix == ".h5" and _is_pose_h5(path)):
-        return "pose"
-    if suffix == ".csv" and _is_dlc_csv(path):
-        return "pose"
-    if suffix in (".csv", ".tsv", ".txt") and sniff_label_kind(path) is not None:
-        return "labels"
-    return None
-
-
-def _owner(name: str, stems: list[str]) -> str | None:
-    """The longest video stem that ``name`` starts with (followed by a separator, ``DLC`` or the end)."""
-    best = None
-    for stem in stems:
-        rest = name[len(stem) :]
-        # DeepLabCut appends its scorer with no separator: <video stem>DLC_resnet50_...h5
-        if name.startswith(stem) and (not rest or rest[0] in _SEPARATORS or rest.startswith("DLC")):
-            if best is None or len(stem) > len(best):
-                best = stem
-    return best
-
-
-def _slp_video_names(path: Path) -> list[str]:
-    """File names of the videos an .slp file references (read from its ``videos_json``)."""
-    import h5py
-
-    try:
-        with h5py.File(path, "r") as fh:
-            entries = fh["videos_json"][:]
-    except (OSError, KeyError):  # not an HDF5 .slp, or no video table: no reference to use
-        return []
-    names = []
-    for raw in entries:
-        try:
-            obj = json.loads(raw.decode() if isinstance(raw, bytes) else raw)
-        except (ValueError, AttributeError):
-            continue
-        backend = obj.get("backend", {}) if isinstance(obj, dict) else {}
-        filename = backend.get("filename") or obj.get("filename", "")
-        if isinstance(filename, list):  # image-sequence videos
-            filename = filename[0] if filename else ""
-        names.append(Path(str(filename).replace("\\", "/")).name)
-    return names
-
-
-def pair_files(videos: list[Path], unpaired: list[SkippedFile] | None = None) -> list[RecordingFiles]:
-    """Attach pose and label files to each video by the folder's pairing rule.
-
-    Pose and label files in the videos' folders that no video claims are appended to
-    ``unpaired`` (when given), each with the reason.
+    Without ``files``, the candidates are the files in the videos' folders (and inside frame
+    folders). Files left unpaired go to ``unpaired``, DeepLabCut .h5 twins of a .csv to ``skipped``.
     """
-    by_dir: dict[Path, list[RecordingFiles]] = {}
-    for video in videos:
-        by_dir.setdefault(video.parent, []).append(RecordingFiles(video))
-    for folder, recs in by_dir.items():
-        by_stem = {r.stem: r for r in recs}
-        stems = list(by_stem)
-        unclaimed_slp = []
-        video_paths = {r.video for r in recs}
-        for child in sorted(folder.iterdir()):
-            if not child.is_file() or child in video_paths or child.name.startswith("."):
-                continue
-            role = _file_role(child)
-            if role is None:
-                continue
-            owner = _owner(child.name, stems)
-            if owner is None:
-                if role == "pose" and child.suffix.lower() == ".slp":
-                    unclaimed_slp.append(child)
-                elif unpaired is not None:
-                    unpaired.append(SkippedFile(child, f"{role} file whose name starts with no video's name"))
-                continue
-            (by_stem[owner].pose if role == "pose" else by_stem[owner].labels).append(child)
-        by_name = {r.video.name: r for r in recs}
-        for slp in unclaimed_slp:
-            names = _slp_video_names(slp)
-            for name in names:
-                if name in by_name and not by_name[name].pose:
-                    by_name[name].pose.append(slp)
-                    break
-            else:
-                if unpaired is not None:
-                    why = (
-                        f"references the videos {names}, none of them here without a pose file"
-                        if names
-                        else "references no video and its name starts with no video's name"
-                    )
-                    unpaired.append(SkippedFile(slp, f"pose file {why}"))
-    return [r for recs in by_dir.values() for r in recs]
+    if files is None:
+        files = []
+        for folder in dict.fromkeys([v.parent for v in videos] + [v for v in videos if v.is_dir()]):
+            found = scan(folder, recursive=False)
+            files += found.files
+            if skipped is not None:
+                skipped += [
+                    s for s in found.skipped if s.path.is_file() and s.path.suffix.lower() not in VIDEO_SUFFIXES
+                ]
+        files = list(dict.fromkeys(files))
+    return pair(videos, files, unpaired, skipped, _unavailable_kinds())
 
 
-def _dlc_h5_twin(path: Path) -> Path | None:
-    twin = path.with_suffix(".csv")
-    return twin if twin.is_file() and _is_dlc_csv(twin) else None
-
-
-def _pose_files(files: RecordingFiles) -> tuple[list[Path], list[SkippedFile]]:
-    """The pose files to read, and the DeepLabCut .h5 twins left out because their .csv is read."""
-    read, twins = [], []
-    for p in files.pose:
-        twin = _dlc_h5_twin(p) if p.suffix.lower() == ".h5" else None
-        if twin in files.pose:
-            twins.append(SkippedFile(p, f"DeepLabCut writes the same table to {twin.name}, which is read instead"))
-        else:
-            read.append(p)
-    return read, twins
-
-
-def _pose_for(files: RecordingFiles, n_frames: int):
-    """(pose, the .slp file's sleap-io Labels or None, the pose file read)."""
-    from vpbehavior.io.pose import load_pose_file, pose_from_sleap, read_dlc, warn_if_no_points
-
-    # DeepLabCut writes <name>.h5 and often <name>.csv with the same content: one pose file.
-    pose_files, _ = _pose_files(files)
-    if len(pose_files) > 1:
-        raise DataError(
-            f"{files.video}: several pose files match it: {[p.name for p in pose_files]}; keep one per video",
-            path=files.video,
-        )
-    path = pose_files[0]
-    if path.suffix.lower() == ".csv" or (path.suffix.lower() == ".h5" and _is_dlc_h5(path)):
-        pose = read_dlc(path, n_frames)
-        warn_if_no_points(pose, path)
-        return pose, None, path
-    labels = load_pose_file(path)
-    video = None
-    if len(labels.videos) > 1:
-        video = next((v for v in labels.videos if Path(str(v.filename)).name == files.video.name), None)
-        if video is None:
-            raise DataError(f"references {len(labels.videos)} videos, none named {files.video.name}", path)
-    try:
-        pose = pose_from_sleap(labels, n_frames=n_frames, video=video)
-    except DataError as err:
-        raise DataError(f"pose file {path} does not match video {files.video}: {err}", path) from err
-    if not pose.subjects:
-        raise DataError(f"no pose instances could be read from the file (for video {files.video})", path)
-    warn_if_no_points(pose, path)
-    return pose, labels, path
-
-
-def _event_labels(sleap_labels, pose, pose_file: Path, files: RecordingFiles, n_frames: int):
-    """Labels from the behavior events stored in a .slp file (frames outside events are negatives), or None."""
-    from vpbehavior.io.pose import events_to_labels
-
-    if sleap_labels is None or not sleap_labels.event_types:
+def _frame_files(video: Path) -> list[str] | None:
+    """The image names of a frame folder in frame order (as the image-folder reader orders them)."""
+    if not video.is_dir():
         return None
-    video = None
-    if len(sleap_labels.videos) > 1:
-        video = next(v for v in sleap_labels.videos if Path(str(v.filename)).name == files.video.name)
-    video = video if video is not None else sleap_labels.videos[0]
-    framewise = any(ev.subject is None for ev in sleap_labels.events if ev.video is video)
-    subjects = [*pose.subjects, *([FRAME_LEVEL] if framewise else [])]
+    from vpbehavior.io.video import natural_sort_key
+
+    files = [
+        p for p in video.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES and not p.name.startswith(".")
+    ]
+    return [p.name for p in sorted(files, key=lambda p: (natural_sort_key(p.name), p.name))]
+
+
+def _pose_for(files: RecordingFiles, n_frames: int, fps: float | None, name: str, tracks, merge_tracks):
+    """(pose, the pose file read, what became of each original track)."""
+    from vpbehavior.io.pose import read_pose, warn_if_no_points
+
+    path = files.pose[0]
+    pose_file = read_pose(
+        path, n_frames, video=files.video, frame_files=_frame_files(files.video), fps=fps, kind=files.kinds.get(path)
+    )
+    pose, fate = apply_track_options(pose_file.pose, tracks, merge_tracks, name)
+    warn_if_no_points(pose, path)
+    return pose, pose_file, fate
+
+
+def _event_labels(pose_file, pose, fate, files: RecordingFiles, n_frames: int):
+    """Labels from the behavior events stored in a .slp file (frames outside events are negatives), or None."""
+    from vpbehavior.io.pose import events_to_bouts
+
+    labels = pose_file.sleap_labels
+    if labels is None or not labels.event_types:
+        return None
     try:
-        return events_to_labels(sleap_labels, n_frames, subjects=subjects, video=video)
+        bouts = events_to_bouts(labels, pose_file.sleap_video)
     except DataError as err:
-        raise DataError(f"behavior events in {pose_file} do not match video {files.video}: {err}", pose_file) from err
+        raise DataError(
+            f"behavior events in {pose_file.path} do not match video {files.video}: {err}", pose_file.path
+        ) from err
+    kept, dropped = [], 0
+    for b in bouts:
+        subject = b.subject if b.subject == FRAME_LEVEL else fate.get(b.subject, b.subject)
+        target = None if b.target is None else fate.get(b.target, b.target)
+        if subject is None:
+            dropped += 1
+            continue
+        kept.append(replace(b, subject=subject, target=target if target != subject else None))
+    if dropped:
+        warn_data(
+            f"{pose_file.path}: {dropped} behavior events of tracks left out by tracks= are left out too", stacklevel=4
+        )
+    framewise = any(b.subject == FRAME_LEVEL for b in kept)
+    subjects = [*pose.subjects, *([FRAME_LEVEL] if framewise else [])]
+    classes = [et.name for et in labels.event_types]
+    try:
+        return BehaviorLabels.from_bouts(kept, n_frames, classes=classes, subjects=subjects, annotated=True)
+    except DataError as err:
+        raise DataError(
+            f"behavior events in {pose_file.path} do not match video {files.video}: {err}", pose_file.path
+        ) from err
 
 
 def _binary_subject(label: Path, stem: str) -> str:
-    rest = label.stem[len(stem) :].lstrip(_SEPARATORS)
+    rest = label.stem[len(stem) :].lstrip(_SEPARATORS) if label.stem.startswith(stem) else ""
     return rest or FRAME_LEVEL
 
 
@@ -316,18 +195,27 @@ def _label_failure(failures: list[LoadFailure], path: Path, err: Exception, vide
 
 
 def build_recording(
-    files: RecordingFiles, fps: float | None = None, failures: list[LoadFailure] | None = None
+    files: RecordingFiles,
+    fps: float | None = None,
+    failures: list[LoadFailure] | None = None,
+    tracks: int | None = None,
+    merge_tracks=None,
+    name: str | None = None,
 ) -> Recording:
-    """One `Recording` from a video and its matched pose / label files.
+    """One `Recording` from a video and its paired pose / label files.
 
     A label file (or the behavior events of a .slp file) that cannot be used is appended to
     ``failures`` with its error and left out (warned about); without ``failures`` it raises.
+    ``tracks`` / ``merge_tracks`` are applied to the pose (see `vpbehavior.io.tracks`).
     """
     if not files.video.exists():
         raise MissingFileError(f"{files.video}: video not found", path=files.video)
-    info = probe(files.video, f"recording {files.stem!r}", fps=fps)
+    name = name or files.stem
+    info = probe(files.video, f"recording {name!r}", fps=fps)
     n_frames, rate = int(info["n_frames"]), info["fps"]
-    pose, sleap_labels, pose_file = _pose_for(files, n_frames) if files.pose else (None, None, None)
+    pose, pose_file, fate = None, None, {}
+    if files.pose:
+        pose, pose_file, fate = _pose_for(files, n_frames, rate, name, tracks, merge_tracks)
     subjects = list(pose.subjects) if pose is not None else []
     parts, used = [], []
 
@@ -340,8 +228,8 @@ def build_recording(
             _label_failure(failures, path, err, files.video)
             return None
 
-    if sleap_labels is not None:
-        events = usable(_event_labels, pose_file, sleap_labels, pose, pose_file, files, n_frames)
+    if pose_file is not None and pose_file.sleap_labels is not None:
+        events = usable(_event_labels, pose_file.path, pose_file, pose, fate, files, n_frames)
         if events is not None:
             parts.append(events)
     for path in files.labels:
@@ -364,18 +252,28 @@ def build_recording(
         if labels is not None:
             subjects = list(labels.subjects)
     return Recording(
-        name=files.stem,
+        name=name,
         video=files.video,
         n_frames=n_frames,
         fps=rate,
         subjects=subjects or [FRAME_LEVEL],
         pose=pose,
         labels=labels,
-        metadata={"pose_file": str(pose_file) if pose_file else None, "label_files": [str(p) for p in files.labels]},
+        metadata={
+            "pose_file": str(pose_file.path) if pose_file else None,
+            "label_files": [str(p) for p in files.labels],
+            "pairing": list(files.notes),
+        },
     )
 
 
-def load_folder(path: str | Path, fps: float | None = None, progress=None) -> Dataset:
+def load_folder(
+    path: str | Path,
+    fps: float | None = None,
+    tracks: int | None = None,
+    merge_tracks=None,
+    progress=None,
+) -> Dataset:
     """Load an experiment folder (or a single video file) into a `Dataset`.
 
     Parameters
@@ -384,26 +282,39 @@ def load_folder(path: str | Path, fps: float | None = None, progress=None) -> Da
         Folder of videos (searched recursively) or one video file / frame folder.
     fps
         Frame rate to use instead of the measured one (image folders have none: default 30).
+    tracks
+        Keep the N pose tracks present in the most frames (fragmented tracking).
+    merge_tracks
+        ``{track: subject}`` (or ``{recording: {track: subject}}``): merge tracks into subjects.
     progress
         The `vpbehavior.reporting` progress hook (True: a terminal bar).
     """
     path = Path(path)
     if not path.exists():
         raise MissingFileError(f"{path}: no such file or folder", path=path)
+    tracks = check_tracks(tracks)
+    merge_tracks = check_merge_tracks(merge_tracks)
     unpaired: list[SkippedFile] = []
-    if path.is_file() or _is_frame_folder(path):
+    skipped: list[SkippedFile] = []
+    if path.is_file() or is_frame_folder(path):
         # the other videos of the folder take part in pairing (longest stem wins), subfolders do not
-        siblings = pair_files([path] + [v for v in find_videos(path.parent, recursive=False) if v != path])
-        files = [f for f in siblings if f.video == path]
+        siblings = scan(path.parent, recursive=False)
+        videos = [path] + [v for v in siblings.videos if v != path]
+        files = siblings.files + (scan(path, recursive=False).files if path.is_dir() else [])
+        files_of = [f for f in pair(videos, files, [], skipped, _unavailable_kinds()) if f.video == path]
+        skipped = [s for s in skipped if s.path.with_suffix(".csv") in files_of[0].pose]  # its own .h5 twin
+        names = {path: path.name if path.is_dir() else path.stem}
     else:
-        videos = find_videos(path)
-        if not videos:
+        found = scan(path)
+        if not found.videos:
             raise FormatError(f"{path}: no videos ({', '.join(VIDEO_SUFFIXES)}) or frame folders found", path=path)
-        files = pair_files(videos, unpaired)
+        skipped = list(found.skipped)
+        files_of = pair(found.videos, found.files, unpaired, skipped, _unavailable_kinds())
+        names = unique_names(found.videos, path)
+        _warn_unavailable(unpaired)
     recordings, failures = [], []
-    skipped = [twin for f in files for twin in _pose_files(f)[1]]
-    for f in track(files, progress, "recordings", unit="recording"):
-        rec = try_load(failures, f.video, build_recording, f, fps, failures)
+    for f in track(files_of, progress, "recordings", unit="recording"):
+        rec = try_load(failures, f.video, build_recording, f, fps, failures, tracks, merge_tracks, names[f.video])
         if rec is not None:
             recordings.append(rec)
     return Dataset(recordings, FORMAT, path, failures, skipped=skipped, unpaired=unpaired)

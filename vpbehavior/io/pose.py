@@ -9,14 +9,13 @@ our bouts are ``[start, stop)``; the conversion happens here and nowhere else. A
 
 from __future__ import annotations
 
-import io
-import pickle
 from collections.abc import Sequence
-from pathlib import Path
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
 
 import numpy as np
 
-from vpbehavior.core import FRAME_LEVEL, BehaviorLabels, Bout, DataError, MissingFileError, Pose
+from vpbehavior.core import FRAME_LEVEL, BehaviorLabels, Bout, DataError, FormatError, MissingFileError, Pose
 from vpbehavior.reporting import warn_data
 
 
@@ -219,18 +218,34 @@ def events_to_labels(
 
 # ---------------------------------------------------------------------- DeepLabCut
 _DLC_COORDS = ("x", "y", "likelihood")
+#: HDF5 keys DeepLabCut stores its tables under: analysis, filtered output, labeled data
+#: (``CollectedData_<scorer>.h5``) and tracklets under "df_with_missing"; the tracks written by
+#: ``stitch_tracklets`` (``<video><scorer>_el.h5`` and the ``_bx`` / ``_sk`` / ``_ctd`` variants)
+#: under "tracks".
+DLC_KEYS = ("df_with_missing", "tracks")
+#: The individual DeepLabCut names the unique body parts of a multi-animal project (objects,
+#: landmarks); it becomes a pose track of that name.
+DLC_UNIQUE_INDIVIDUAL = "single"
+#: The track name of single-animal DeepLabCut output, which has no individuals level.
+SINGLE_ANIMAL_TRACK = "instance0"
 
 
-def read_dlc(path: str | Path, n_frames: int | None = None) -> Pose:
-    """Pose from a DeepLabCut output: ``.csv`` or ``.h5`` (analysis or labeled data, single- or multi-animal).
+def read_dlc(path: str | Path, n_frames: int | None = None, frame_files: Sequence[str] | None = None) -> Pose:
+    """Pose from a DeepLabCut table: ``.csv`` or ``.h5`` (pandas "table" or "fixed" HDF5 layout).
 
-    Columns are (scorer, [individuals,] bodyparts, coords); rows are frames, indexed by the
-    frame number (analysis output) or an image path (labeled data: the number in the file
-    name, else the row order). A single-animal file has the one subject ``instance0``.
-    The .h5 form is read with h5py; its pandas metadata is decoded without running code.
+    Reads analysis output (``<video><scorer>.h5``, ``_filtered``), multi-animal tracks
+    (``_el.h5``, key "tracks") and tracklets, and labeled data (``CollectedData_<scorer>.h5``).
+    Columns are (scorer, [individuals,] bodyparts, coords); the unique body parts of a
+    multi-animal project are the individual ``"single"``; a single-animal file has the one
+    track ``instance0``. Rows are frames: the frame number (analysis output) or an image path
+    (labeled data, as one string or a (labeled-data, video, image) index). With ``frame_files``
+    (the image names of a frame folder, in frame order) an image row goes to that image's
+    position; otherwise to the number in its file name. Labeled data has no likelihood: its
+    scores are None. The .h5 form is read with h5py; pandas' pickled metadata is decoded
+    without running code.
     """
     path = Path(path)
-    if path.suffix.lower() == ".h5":
+    if path.suffix.lower() in (".h5", ".hdf5"):
         keys, index, values = _dlc_h5_table(path)
     else:
         keys, index, values = _dlc_csv_table(path)
@@ -239,31 +254,66 @@ def read_dlc(path: str | Path, n_frames: int | None = None) -> Pose:
             raise DataError(
                 f"{path}: column {c + 1}: bodypart {part!r} / coord {coord!r} is not a DeepLabCut column", path=path
             )
-    frames = [_dlc_frame_number(label, row) for row, label in enumerate(index)]
-    length = max(frames, default=-1) + 1
+    rows, keep = _dlc_rows(path, index, frame_files)
+    values = values[keep]
+    length = max(rows, default=-1) + 1
+    if frame_files is not None:
+        n_frames = len(frame_files) if n_frames is None else n_frames
     if n_frames is not None and length > n_frames:
         raise DataError(f"{path}: pose reaches frame {length - 1} but the video has {n_frames} frames", path=path)
     subjects = list(dict.fromkeys(k[0] for k in keys))
     parts = list(dict.fromkeys(k[1] for k in keys))
     n = n_frames if n_frames is not None else length
     points = np.full((n, len(subjects), len(parts), 2), np.nan, np.float32)
+    has_scores = any(k[2] == "likelihood" for k in keys)
     scores = np.full((n, len(subjects), len(parts)), np.nan, np.float32)
-    rows = np.asarray(frames, dtype=np.int64)
+    rows_arr = np.asarray(rows, dtype=np.int64)
     for c, (ind, part, coord) in enumerate(keys):
         s, k = subjects.index(ind), parts.index(part)
         if coord == "likelihood":
-            scores[rows, s, k] = values[:, c]
+            scores[rows_arr, s, k] = values[:, c]
         else:
-            points[rows, s, k, _DLC_COORDS.index(coord)] = values[:, c]
-    return Pose(points, parts, subjects, scores)
+            points[rows_arr, s, k, _DLC_COORDS.index(coord)] = values[:, c]
+    return Pose(points, parts, subjects, scores if has_scores else None)
 
 
-def _dlc_frame_number(label: str, row: int) -> int:
-    label = str(label).strip()
-    if label.isdigit():
-        return int(label)
-    digits = "".join(ch for ch in Path(label.replace("\\", "/")).stem if ch.isdigit())
-    return int(digits) if digits else row
+def _image_name(label) -> str:
+    if isinstance(label, tuple):
+        label = label[-1]
+    return PurePosixPath(str(label).strip().replace("\\", "/")).name
+
+
+def _dlc_rows(path: Path, index: Sequence, frame_files: Sequence[str] | None) -> tuple[list[int], list[int]]:
+    """(frame of each kept row, the kept rows): frame numbers, image positions or numbers in image names."""
+    if frame_files is not None and not all(isinstance(x, int) or str(x).strip().isdigit() for x in index):
+        position = {Path(str(f)).name.casefold(): i for i, f in enumerate(frame_files)}
+        rows, keep, missing = [], [], []
+        for r, label in enumerate(index):
+            name = _image_name(label)
+            if name.casefold() in position:
+                rows.append(position[name.casefold()])
+                keep.append(r)
+            else:
+                missing.append(name)
+        if missing:
+            warn_data(
+                f"{path}: {len(missing)} labeled images are not in the frame folder and are left out "
+                f"(e.g. {missing[:3]})",
+                stacklevel=4,
+            )
+        return rows, keep
+    frames = []
+    for row, label in enumerate(index):
+        if isinstance(label, int | np.integer):
+            frames.append(int(label))
+            continue
+        text = _image_name(label)
+        if text.isdigit():
+            frames.append(int(text))
+            continue
+        digits = "".join(ch for ch in PurePosixPath(text).stem if ch.isdigit())
+        frames.append(int(digits) if digits else row)
+    return frames, list(range(len(index)))
 
 
 def _dlc_csv_table(path: Path) -> tuple[list[tuple[str, str, str]], list[str], np.ndarray]:
@@ -285,14 +335,17 @@ def _dlc_csv_table(path: Path) -> tuple[list[tuple[str, str, str]], list[str], n
     coords = levels["coords"]
     n_index = 1
     while n_index < len(coords) and not coords[n_index].strip():
-        n_index += 1  # labeled-data CSVs have 3 index columns
+        n_index += 1  # labeled-data CSVs have 3 index columns (labeled-data, video, image)
     columns = range(n_index, len(coords))
 
     def level(name: str, c: int, default: str = "") -> str:
         row = levels.get(name)
         return row[c].strip() if row is not None and c < len(row) else default
 
-    keys = [(level("individuals", c, "instance0"), level("bodyparts", c), coords[c].strip().lower()) for c in columns]
+    keys = [
+        (level("individuals", c, SINGLE_ANIMAL_TRACK), level("bodyparts", c), coords[c].strip().lower())
+        for c in columns
+    ]
     body = rows[body_start:]
     index = [row[n_index - 1] if len(row) >= n_index else "" for row in body]
     values = np.full((len(body), len(keys)), np.nan, np.float32)
@@ -313,53 +366,279 @@ def _dlc_csv_table(path: Path) -> tuple[list[tuple[str, str, str]], list[str], n
     return keys, index, values
 
 
-class _PlainDataUnpickler(pickle.Unpickler):
-    """Decodes pickles of plain lists, tuples, dicts, strings and numbers; refuses every class."""
-
-    def find_class(self, module: str, name: str):
-        raise pickle.UnpicklingError(f"refusing to load {module}.{name}")
+# kept importable from here: the unpickler that refuses every class
+from vpbehavior.io._pandas_h5 import _PlainDataUnpickler  # noqa: E402,F401
 
 
-def _plain_pickle(raw, path: Path, what: str):
-    data = raw.tobytes() if hasattr(raw, "tobytes") else bytes(raw)
-    try:
-        return _PlainDataUnpickler(io.BytesIO(data)).load()
-    except Exception as err:
-        raise DataError(f"{path}: cannot decode the DeepLabCut table's {what} ({err})", path=path) from err
+def _dlc_level_names(names: Sequence[str], width: int) -> list[str]:
+    names = [str(n).lower() for n in names]
+    if len(names) == width and {"bodyparts", "coords"} <= set(names):
+        return names
+    # files without level names: infer them from the tuple length
+    return ["scorer", "individuals", "bodyparts", "coords"][-width:] if width in (3, 4) else names
 
 
-def _dlc_h5_table(path: Path) -> tuple[list[tuple[str, str, str]], list[str], np.ndarray]:
-    import h5py
+def _dlc_h5_table(path: Path) -> tuple[list[tuple[str, str, str]], list, np.ndarray]:
+    from vpbehavior.io._pandas_h5 import read_frame
 
-    try:
-        with h5py.File(path, "r") as fh:
-            if "df_with_missing" not in fh or "table" not in fh["df_with_missing"]:
-                raise DataError(f"{path}: not a DeepLabCut .h5 file (no df_with_missing/table)", path=path)
-            group, table = fh["df_with_missing"], fh["df_with_missing/table"][()]
-            info = _plain_pickle(group.attrs["info"], path, "info") if "info" in group.attrs else {}
-            blocks = _plain_pickle(group.attrs["values_cols"], path, "values_cols")
-            columns, values = [], []
-            for block in blocks:
-                columns += _plain_pickle(fh["df_with_missing/table"].attrs[f"{block}_kind"], path, f"{block}_kind")
-                values.append(np.asarray(table[block], np.float32).reshape(len(table), -1))
-            index = [x.decode() if isinstance(x, bytes) else str(x) for x in table["index"]]
-    except DataError:
-        raise
-    except OSError as err:
-        raise DataError(f"{path}: unreadable HDF5 file ({err})", path=path) from err
-    except (KeyError, ValueError) as err:  # h5py: a missing attribute or table column
-        raise DataError(f"{path}: df_with_missing/table is not in DeepLabCut's layout ({err})", path=path) from err
-    names = [str(n).lower() for n in (info.get(1, {}).get("names") or [])]
-    if not names:  # older files: infer the levels from the tuple length
-        names = ["scorer", "individuals", "bodyparts", "coords"][-len(columns[0]) :] if columns else []
+    frame = read_frame(path, DLC_KEYS)
+    width = len(frame.columns[0]) if frame.columns else 0
+    names = _dlc_level_names(frame.names, width)
     keys = []
-    for col in columns:
+    for col in frame.columns:
         named = dict(zip(names, col))
         keys.append(
             (
-                str(named.get("individuals", "instance0")),
-                str(named.get("bodyparts", "")),
-                str(named.get("coords", "")).lower(),
+                str(named.get("individuals") or SINGLE_ANIMAL_TRACK),
+                str(named.get("bodyparts") or ""),
+                str(named.get("coords") or "").lower(),
             )
         )
-    return keys, index, np.concatenate(values, axis=1) if values else np.zeros((len(index), 0), np.float32)
+    return keys, frame.index, frame.values
+
+
+# ---------------------------------------------------------------------- SLEAP analysis CSV
+def read_sleap_csv(path: str | Path, n_frames: int | None = None) -> Pose:
+    """Pose from SLEAP's analysis CSV: one row per instance, ``track, frame_idx, instance.score,
+    <node>.x, <node>.y, <node>.score, ...`` (SLEAP's "Export Analysis CSV" and sleap-io's ``sleap``
+    CSV format). Tracks are subjects in order of first appearance; rows without a track are
+    untracked instances, named ``instance0, instance1, ...`` by their order within the frame.
+    """
+    import csv
+
+    path = Path(path)
+    with open(path, newline="", encoding="utf-8-sig") as fh:
+        rows = [r for r in csv.reader(fh) if any(c.strip() for c in r)]
+    if not rows:
+        raise DataError(f"{path}: empty SLEAP analysis CSV", path=path)
+    header = [h.strip() for h in rows[0]]
+    col = {h: i for i, h in enumerate(header)}
+    if "frame_idx" not in col:
+        raise DataError(f"{path}: a SLEAP analysis CSV needs a 'frame_idx' column (header: {header})", path=path)
+    nodes = [h[:-2] for h in header if h.endswith(".x") and f"{h[:-2]}.y" in col and h[:-2] != "instance"]
+    if not nodes:
+        raise DataError(f"{path}: no '<node>.x' / '<node>.y' columns in the SLEAP analysis CSV", path=path)
+    track_col = col.get("track")
+    entries, names = [], {}
+    per_frame: dict[int, int] = {}
+    for line, row in enumerate(rows[1:], start=2):
+
+        def cell(name: str, row=row) -> str:
+            i = col.get(name)
+            return row[i].strip() if i is not None and i < len(row) else ""
+
+        try:
+            frame = int(float(cell("frame_idx")))
+        except ValueError:
+            raise DataError(
+                f"{path}: line {line}: frame_idx {cell('frame_idx')!r} is not a number", path=path
+            ) from None
+        if frame < 0:
+            raise DataError(f"{path}: line {line}: negative frame_idx {frame}", path=path)
+        track = row[track_col].strip() if track_col is not None and track_col < len(row) else ""
+        if track.casefold() in ("", "nan", "none"):
+            k = per_frame.get(frame, 0)
+            per_frame[frame] = k + 1
+            track = f"instance{k}"
+        names.setdefault(track, None)
+        values = []
+        for node in nodes:
+            for suffix in (".x", ".y", ".score"):
+                text = cell(node + suffix)
+                try:
+                    values.append(float(text) if text and text.lower() not in ("nan", "na") else np.nan)
+                except ValueError:
+                    raise DataError(
+                        f"{path}: line {line}: column {node + suffix!r}: {text!r} is not a number", path=path
+                    ) from None
+        entries.append((frame, track, values))
+    tracked = [t for t in names if not t.startswith("instance")]
+    subjects = tracked + sorted((t for t in names if t.startswith("instance")), key=lambda t: int(t[8:] or 0))
+    length = max((e[0] for e in entries), default=-1) + 1
+    if n_frames is not None and length > n_frames:
+        raise DataError(f"{path}: pose reaches frame {length - 1} but the video has {n_frames} frames", path=path)
+    n = n_frames if n_frames is not None else length
+    points = np.full((n, len(subjects), len(nodes), 2), np.nan, np.float32)
+    scores = np.full((n, len(subjects), len(nodes)), np.nan, np.float32)
+    index = {s: i for i, s in enumerate(subjects)}
+    for frame, track, values in entries:
+        arr = np.asarray(values, np.float32).reshape(len(nodes), 3)
+        points[frame, index[track]] = arr[:, :2]
+        scores[frame, index[track]] = arr[:, 2]
+    has_scores = any(f"{node}.score" in col for node in nodes)
+    return Pose(points, nodes, subjects, scores if has_scores else None)
+
+
+# ---------------------------------------------------------------------- sniffing and the front door
+#: The pose file kinds `sniff_pose_file` tells apart, with the tool that writes each.
+POSE_KINDS = {
+    "slp": "SLEAP labels / predictions (.slp)",
+    "sleap_h5": "SLEAP analysis HDF5",
+    "sleap_csv": "SLEAP analysis CSV",
+    "dlc_h5": "DeepLabCut HDF5 table",
+    "dlc_csv": "DeepLabCut CSV",
+    "nwb": "NWB pose (ndx-pose)",
+}
+
+
+def _csv_header(path: Path, lines: int = 1) -> list[list[str]]:
+    import csv
+
+    try:
+        with open(path, encoding="utf-8-sig", errors="replace", newline="") as fh:
+            head = [fh.readline() for _ in range(lines)]
+    except OSError:
+        return []
+    return [[c.strip() for c in next(csv.reader([ln]), [])] for ln in head if ln.strip()]
+
+
+def _is_sleap_csv_header(cells: Sequence[str]) -> bool:
+    keys = {c.strip() for c in cells}
+    nodes = [c[:-2] for c in keys if c.endswith(".x") and f"{c[:-2]}.y" in keys]
+    return "frame_idx" in keys and bool(nodes) and bool({"track", "instance.score"} & keys)
+
+
+def sniff_pose_file(path: str | Path) -> str | None:
+    """The kind of pose file at ``path`` (a key of `POSE_KINDS`), from its content; None if it is not one.
+
+    An HDF5 or NWB file that cannot be opened but is named like a pose file (DeepLabCut's scorer
+    in its name, or ``.nwb``) is still called one, so that loading it reports the damage.
+    """
+    import h5py
+
+    path = Path(path)
+    name = path.name.lower()
+    suffix = path.suffix.lower()
+    if name.endswith(".slp"):
+        return "slp"
+    if suffix == ".csv":
+        rows = _csv_header(path)
+        if not rows:
+            return None
+        if rows[0] and rows[0][0].lower() == "scorer":
+            return "dlc_csv"
+        return "sleap_csv" if _is_sleap_csv_header(rows[0]) else None
+    if suffix not in (".h5", ".hdf5", ".nwb"):
+        return None
+    try:
+        with h5py.File(path, "r") as fh:
+            if suffix == ".nwb":
+                return "nwb" if _has_pose_estimation(fh) else None
+            if all(k in fh for k in ("tracks", "node_names")) and isinstance(fh["tracks"], h5py.Dataset):
+                return "sleap_h5"
+            if "videos_json" in fh and "frames" in fh:
+                return "slp"  # a SLEAP labels file saved with the .h5 extension
+            from vpbehavior.io._pandas_h5 import column_names, frame_keys
+
+            for key in frame_keys(fh):
+                try:
+                    levels = {n.lower() for n in column_names(fh, key, path)}
+                except DataError:
+                    return "dlc_h5"  # damaged metadata under a pandas table: report it when read
+                if {"bodyparts", "coords"} <= levels or (key in DLC_KEYS and not levels):
+                    return "dlc_h5"
+            if any(isinstance(fh.get(k), h5py.Group) for k in DLC_KEYS):
+                return "dlc_h5"  # DeepLabCut's group without pandas' marker: damaged, reported when read
+    except OSError:  # not HDF5 or damaged: a file named like a pose file fails loudly later
+        if suffix == ".nwb" or "DLC" in path.name or "DeepCut" in path.name:
+            return "nwb" if suffix == ".nwb" else "dlc_h5"
+    return None
+
+
+def _has_pose_estimation(fh) -> bool:
+    """An NWB file holds ndx-pose's PoseEstimation (in any processing module)."""
+    processing = fh.get("processing")
+    if processing is None:
+        return False
+    for module in processing.values():
+        for item in getattr(module, "values", lambda: [])():
+            kind = item.attrs.get("neurodata_type", b"")
+            kind = kind.decode() if isinstance(kind, bytes) else str(kind)
+            if kind == "PoseEstimation":
+                return True
+    return False
+
+
+@dataclass(frozen=True)
+class PoseFile:
+    """A pose file read for one video: the pose and what else the file holds.
+
+    ``sleap_labels`` / ``sleap_video`` are the sleap-io Labels and Video of a .slp file (its
+    behavior events become labels); ``fps`` is the frame rate the file states, when it has one.
+    """
+
+    path: Path
+    kind: str
+    pose: Pose
+    sleap_labels: object | None = None
+    sleap_video: object | None = None
+    fps: float | None = None
+
+
+def _pick_sleap_video(labels, video: str | Path | None, path: Path):
+    """The sleap-io Video of ``labels`` that names ``video`` (by file name), or its only one."""
+    if len(labels.videos) <= 1:
+        return labels.videos[0] if labels.videos else None
+    if video is None:
+        raise DataError(
+            f"references {len(labels.videos)} videos {[Path(str(v.filename)).name for v in labels.videos]}; "
+            "name the one to read",
+            path,
+        )
+    name = Path(str(video)).name
+    found = next((v for v in labels.videos if Path(str(v.filename).replace("\\", "/")).name == name), None)
+    if found is None:
+        raise DataError(f"references {len(labels.videos)} videos, none named {name}", path)
+    return found
+
+
+def read_pose(
+    path: str | Path,
+    n_frames: int | None = None,
+    video: str | Path | None = None,
+    frame_files: Sequence[str] | None = None,
+    fps: float | None = None,
+    kind: str | None = None,
+) -> PoseFile:
+    """Read any supported pose file (`POSE_KINDS`) as the pose of one video.
+
+    Parameters
+    ----------
+    path
+        The pose file.
+    n_frames
+        The video's length: the pose is padded to it; pose beyond it is a `DataError`.
+    video
+        The video the pose belongs to (its file name picks it in a file covering several videos).
+    frame_files
+        For a frame folder: its image names in frame order (DeepLabCut labeled data is placed by image).
+    fps
+        The video's frame rate (NWB times become frames with the file's own rate first).
+    kind
+        The file's kind when already sniffed.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise MissingFileError(f"{path}: pose file not found", path=path)
+    kind = kind or sniff_pose_file(path)
+    if kind in ("dlc_h5", "dlc_csv"):
+        return PoseFile(path, kind, read_dlc(path, n_frames, frame_files))
+    if kind == "sleap_csv":
+        return PoseFile(path, kind, read_sleap_csv(path, n_frames))
+    if kind == "nwb":
+        from vpbehavior.io.nwb import read_nwb_pose
+
+        pose, rate = read_nwb_pose(path, n_frames=n_frames, video=video, fps=fps)
+        return PoseFile(path, kind, pose, fps=rate)
+    if kind not in ("slp", "sleap_h5"):
+        raise FormatError(f"{path}: not a pose file vpbehavior reads ({', '.join(POSE_KINDS.values())})", path=path)
+    labels = load_pose_file(path)
+    sleap_video = _pick_sleap_video(labels, video, path)
+    try:
+        pose = pose_from_sleap(labels, n_frames=n_frames, video=sleap_video)
+    except DataError as err:
+        where = f" for video {video}" if video is not None else ""
+        raise DataError(f"pose file {path} does not fit{where}: {err}", path) from err
+    if not pose.subjects:
+        raise DataError("no pose instances could be read from the file", path)
+    return PoseFile(path, kind, pose, labels if kind == "slp" else None, sleap_video)

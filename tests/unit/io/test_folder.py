@@ -399,13 +399,15 @@ def test_unpaired_files_are_listed(experiment):
 
     from vpbehavior.io.pose import pose_to_sleap
 
-    (experiment / "other_boris.tsv").write_text(_boris_v8([("a", "walk", "POINT", 0.5)]))
+    (experiment / "other_boris.tsv").write_text(_boris_v8([("a", "walk", "POINT", 0.5)], media="gone.mp4"))
+    (experiment / "notes_per_frame.csv").write_text("frame,rear\n0,1\n")
     pose = Pose(np.zeros((4, 1, 1, 2)), ["c"], ["m"])
     sio.save_slp(pose_to_sleap(pose, experiment / "elsewhere.mp4"), str(experiment / "orphan.slp"))
     ds = vpbehavior.load(experiment)
     unpaired = {Path(f.path).name: f.reason for f in ds.unpaired}
-    assert set(unpaired) == {"other_boris.tsv", "orphan.slp"}
-    assert "no video" in unpaired["other_boris.tsv"] and "elsewhere.mp4" in unpaired["orphan.slp"]
+    assert set(unpaired) == {"other_boris.tsv", "orphan.slp", "notes_per_frame.csv"}
+    assert "gone.mp4" in unpaired["other_boris.tsv"] and "elsewhere.mp4" in unpaired["orphan.slp"]
+    assert "no video" in unpaired["notes_per_frame.csv"]
     assert ds.summary()["unpaired"] and ds.test_split is None and not ds.failures
 
 
