@@ -46,6 +46,12 @@ _LAZY = {
     "verify_video": "vpbehavior.io.video",
     "VIDEO_SUFFIXES": "vpbehavior.io.video",
     "make_experiment": "vpbehavior.io.synthetic",
+    "pretrain": "vpbehavior.pretrain",
+    "finetune": "vpbehavior.pretrain",
+    "read_provenance": "vpbehavior.pretrain",
+    "Stage1Config": "vpbehavior.pretrain.config",
+    "Stage2Config": "vpbehavior.pretrain.config",
+    "FinetuneConfig": "vpbehavior.pretrain.config",
 }
 
 __all__ = [
