@@ -1,4 +1,10 @@
-"""napari plugin for vpbehavior (widgets arrive with the napari issue; the manifest is registered now)."""
+"""napari plugin for vpbehavior: the video with its ethogram under it, annotation, train and predict.
+
+Contributions (``napari.yaml``): readers for videos, predictions files, label files, BORIS
+exports, SLEAP .slp and DeepLabCut pose; sample data; the Ethogram, Annotation, Train & predict
+and Experiment widgets; settings. Importing this package is cheap: Qt, napari and torch are
+imported by the modules napari loads on use (torch only inside the training worker).
+"""
 
 from vpbehavior import __version__
 
