@@ -240,6 +240,29 @@ class Recording:
                 boxes[:, s] = pose_boxes[:, self.pose.subjects.index(name)]
         return boxes
 
+    def track_summary(self) -> dict | None:
+        """The pose tracks: frames each is present, how many are present together, whether they look fragmented.
+
+        ``together`` is the most tracks present in one frame in at least 1% of the frames with any
+        track; the tracks are ``fragmented`` when there are more of them than that (a tracker that
+        lost its animals and found them again under new ids). None without pose.
+        """
+        if self.pose is None or not self.pose.subjects:
+            return None
+        visible = self.pose.visible()
+        per_frame = visible.sum(1)
+        enough = max(1.0, 0.01 * float((per_frame > 0).sum()))
+        together = max(
+            (k for k in range(1, int(per_frame.max(initial=0)) + 1) if (per_frame >= k).sum() >= enough), default=0
+        )
+        count = len(self.pose.subjects)
+        return {
+            "count": count,
+            "present_frames": {s: int(n) for s, n in zip(self.pose.subjects, visible.sum(0))},
+            "together": together,
+            "fragmented": 0 < together < count,
+        }
+
     def summary(self) -> dict:
         """Counts for `vpbehavior inspect`."""
         return {
@@ -254,6 +277,7 @@ class Recording:
             "annotated_cells": self.labels.annotated_cells() if self.labels is not None else 0,
             "has_pose": self.pose is not None,
             "keypoints": list(self.pose.keypoint_names) if self.pose is not None else [],
+            "tracks": self.track_summary(),
             "split": self.split,
             "sources": {k: v for k, v in self.metadata.items() if k in ("pose_file", "label_files", "source")},
         }

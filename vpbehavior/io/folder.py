@@ -321,24 +321,27 @@ def load_folder(
 
 
 def detect_folder(path: Path) -> float:
-    """A low score for any folder with videos (or a video file): specific formats win."""
+    """A low score for any folder with videos or frame folders up to 3 levels down (or a video file):
+    specific formats win."""
+    import os
+
     path = Path(path)
     if path.is_file():
         return 0.1 if path.suffix.lower() in VIDEO_SUFFIXES else 0.0
     if not path.is_dir():
         return 0.0
-    for child in path.iterdir():
-        if child.is_file() and child.suffix.lower() in VIDEO_SUFFIXES:
+    if any(c.is_file() and c.suffix.lower() in IMAGE_SUFFIXES for c in path.iterdir()):
+        return 0.05  # a frame folder itself
+    seen = 0
+    for dirpath, dirnames, filenames in os.walk(path):
+        dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
+        if len(Path(dirpath).relative_to(path).parts) >= 3:
+            dirnames[:] = []
+        if any(Path(f).suffix.lower() in VIDEO_SUFFIXES + IMAGE_SUFFIXES for f in filenames):
             return 0.1
-        if child.is_file() and child.suffix.lower() in IMAGE_SUFFIXES:
-            return 0.05  # a frame folder itself
-    for child in path.iterdir():
-        if (
-            child.is_dir()
-            and not child.name.startswith(".")
-            and any(c.suffix.lower() in VIDEO_SUFFIXES + IMAGE_SUFFIXES for c in child.iterdir() if c.is_file())
-        ):
-            return 0.1
+        seen += len(filenames) + len(dirnames)
+        if seen > 5000:
+            break
     return 0.0
 
 

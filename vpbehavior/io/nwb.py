@@ -2,8 +2,9 @@
 
 Read with pynwb and ndx-pose (the optional extra ``vpbehavior[nwb]``). Every ``PoseEstimation``
 container in any processing module is one subject (its name, without sleap-io's ``track=``
-prefix); its ``PoseEstimationSeries`` are the keypoints, in the order of its skeleton's nodes;
-``original_videos`` names the video it belongs to, so a file covering several videos is read
+prefix); its ``PoseEstimationSeries`` are the keypoints, in the order of its skeleton's nodes; its
+``source_video`` (an external-file ImageSeries, ndx-pose 0.2+) or ``original_videos`` (older
+files) names the video it belongs to, so a file covering several videos is read
 for one of them. sleap-io's own NWB reader is not used: it finds only the processing modules
 sleap-io writes, drops the track names, and numbers frames by the rank of their timestamps,
 which shifts every frame after a gap.
@@ -47,7 +48,7 @@ def _require(path: Path) -> None:
 
 
 def nwb_video_names(path: str | Path) -> list[str]:
-    """File names of the videos an NWB pose file names (``original_videos``), read with h5py only."""
+    """File names of the videos an NWB pose file names (``source_video`` / ``original_videos``), read with h5py only."""
     import h5py
 
     names: list[str] = []
@@ -56,10 +57,17 @@ def nwb_video_names(path: str | Path) -> list[str]:
             processing = fh.get("processing")
             for module in processing.values() if processing is not None else []:
                 for item in module.values() if isinstance(module, h5py.Group) else []:
-                    if isinstance(item, h5py.Group) and "original_videos" in item:
-                        for raw in np.atleast_1d(item["original_videos"][()]):
-                            text = raw.decode() if isinstance(raw, bytes) else str(raw)
-                            names.append(Path(text.replace("\\", "/")).name)
+                    if not isinstance(item, h5py.Group):
+                        continue
+                    stored = []
+                    source = item.get("source_video")  # ndx-pose 0.2+: a link to an external-file ImageSeries
+                    if isinstance(source, h5py.Group) and "external_file" in source:
+                        stored += list(np.atleast_1d(source["external_file"][()]))
+                    if "original_videos" in item:  # older files: a list of paths
+                        stored += list(np.atleast_1d(item["original_videos"][()]))
+                    for raw in stored:
+                        text = raw.decode() if isinstance(raw, bytes) else str(raw)
+                        names.append(Path(text.replace("\\", "/")).name)
     except OSError:
         return []
     return list(dict.fromkeys(n for n in names if n))
@@ -113,7 +121,10 @@ def _rate(containers) -> float | None:
 
 
 def _video_of(container) -> str | None:
-    videos = container.original_videos
+    source = getattr(container, "source_video", None)
+    videos = getattr(source, "external_file", None) if source is not None else None
+    if videos is None or len(videos) == 0:
+        videos = getattr(container, "original_videos", None)
     if videos is None or len(videos) == 0:
         return None
     raw = videos[0]

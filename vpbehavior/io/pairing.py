@@ -432,11 +432,14 @@ def scan(root: Path, recursive: bool = True) -> Scan:
                         out.skipped.append(SkippedFile(child, reason))
                         continue
                     out.videos.append(child)
-                    out.files += [
-                        c
-                        for c in sorted(child.iterdir())
-                        if c.is_file() and not c.name.startswith(".") and c.suffix.lower() in CANDIDATE_SUFFIXES
-                    ]
+                    for inner in sorted(child.iterdir()):
+                        if not inner.is_file() or inner.name.startswith("."):
+                            continue
+                        reason = byproduct_file_reason(inner)
+                        if reason:
+                            out.skipped.append(SkippedFile(inner, reason))
+                        elif inner.suffix.lower() in CANDIDATE_SUFFIXES:
+                            out.files.append(inner)
                 elif recursive:
                     stack.append(child)
     out.videos.sort()

@@ -21,6 +21,7 @@ BUILTIN_FORMAT_MODULES = (
     "vpbehavior.io.flyvsfly",
     "vpbehavior.io.chimpact",
     "vpbehavior.io.kabr",
+    "vpbehavior.io.lab_file",
     "vpbehavior.io.folder",
 )
 
