@@ -29,6 +29,7 @@ INSTALL_REQUIRES = [
 
 EXTRAS_REQUIRE = {
     "napari": ["napari>=0.5", "pyqt6"],
+    "nwb": ["pynwb", "ndx-pose"],  # NWB pose files (ndx-pose), the form DANDI archives hold
     "dev": [
         "pytest>=7",
         "scikit-learn>=1.3",  # reference metrics the tests compare against
@@ -39,6 +40,8 @@ EXTRAS_REQUIRE = {
         "tables>=3.8",  # only to write DeepLabCut .h5 fixtures; vpbehavior reads them with h5py
         "napari>=0.5",
         "pyqt6",
+        "pynwb",  # the nwb extra, so CI tests NWB pose files
+        "ndx-pose",
     ],
 }
 
