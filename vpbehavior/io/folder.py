@@ -301,8 +301,10 @@ def load_folder(
         siblings = scan(path.parent, recursive=False)
         videos = [path] + [v for v in siblings.videos if v != path]
         files = siblings.files + (scan(path, recursive=False).files if path.is_dir() else [])
-        files_of = [f for f in pair(videos, files, [], skipped, _unavailable_kinds()) if f.video == path]
+        everything: list[SkippedFile] = []
+        files_of = [f for f in pair(videos, files, everything, skipped, _unavailable_kinds()) if f.video == path]
         skipped = [s for s in skipped if s.path.with_suffix(".csv") in files_of[0].pose]  # its own .h5 twin
+        unpaired = [u for u in everything if f"chosen for {path.name}:" in u.reason]  # pose files passed over
         names = {path: path.name if path.is_dir() else path.stem}
     else:
         found = scan(path)

@@ -16,8 +16,8 @@ The rules (each pose or label file found under the loaded folder goes through th
 
 A file whose stored reference names no video found falls back to rule 3. When several pose files
 claim one video, one is chosen by `pose_rank`: the stronger rule above, then DeepLabCut's stage
-(stitched tracks, key "tracks" > tracklets, ``_el``/``_bx``/``_sk``/``_ctd`` under
-"df_with_missing" > plain analysis output), then filtered over unfiltered, then the fuller format
+(stitched tracks: key "tracks", their CSV and their ``_filtered`` version > tracklets:
+``_el``/``_bx``/``_sk``/``_ctd`` under "df_with_missing" > plain analysis output), then filtered over unfiltered, then the fuller format
 (.slp / NWB > .h5 > .csv), then the first by file name. The others are listed in
 ``Dataset.unpaired`` with the choice. DeepLabCut's ``.h5`` / ``.csv`` twins (the same table) are
 one file: the ``.csv`` is read and the ``.h5`` is listed in ``Dataset.skipped``. Every label file
@@ -289,7 +289,9 @@ def classify(path: Path) -> Candidate | None:
             dlc = parse_dlc_name(path.stem)
             filtered = bool(dlc and dlc.filtered)
             if dlc is not None and dlc.tracker:
-                stage = 3 if kind == "dlc_csv" or _dlc_key(path) == "tracks" else 2
+                # stitch_tracklets writes key "tracks" (and the CSV); filterpredictions filters those tracks
+                # (key "df_with_missing"); convert_raw_tracks_to_h5 writes tracklets under "df_with_missing"
+                stage = 3 if kind == "dlc_csv" or filtered or _dlc_key(path) == "tracks" else 2
         return Candidate(path, "pose", kind, tuple(refs), stage, filtered)
     label_kind = sniff_label_kind(path)
     if label_kind is None:
@@ -502,6 +504,21 @@ def _csv_twin(cand: Candidate, others: dict[Path, Candidate]) -> Path | None:
     return None
 
 
+def _unrecognized_reason(path: Path, by_dir: dict[Path, dict[str, Path]]) -> str | None:
+    """Why a file that looks like pose or labels but is neither is worth listing (None: not worth it)."""
+    suffix = path.suffix.lower()
+    if suffix == ".nwb":
+        return "an NWB file without ndx-pose pose estimation (PoseEstimation), so not a pose file"
+    if suffix in (".slp",):
+        return "not a SLEAP labels file that sleap-io reads"
+    if suffix in (".csv", ".tsv") and path.parent in by_dir:
+        return (
+            "not recognized as a pose or label file (expected DeepLabCut's scorer/bodyparts/coords header, SLEAP's "
+            "track/frame_idx/<node>.x columns, a BORIS export or a per-frame CSV with a frame/behavior header)"
+        )
+    return None
+
+
 def pair(
     videos: list[Path],
     files: list[Path],
@@ -525,6 +542,9 @@ def pair(
     for path in files:
         cand = classify(path)
         if cand is None:
+            why = _unrecognized_reason(path, by_dir)
+            if why:
+                unpaired.append(SkippedFile(path, why))
             continue
         if cand.role == "pose" and unavailable and cand.kind in unavailable:
             unpaired.append(SkippedFile(path, f"pose file not read: {unavailable[cand.kind]}"))

@@ -19,14 +19,16 @@ from vpbehavior.core import FRAME_LEVEL, BehaviorLabels, Bout, DataError, Format
 from vpbehavior.reporting import warn_data
 
 
-def load_pose_file(path: str | Path):
-    """Read a pose file with sleap-io (format from the extension), naming the file on error."""
+def load_pose_file(path: str | Path, format: str | None = None):
+    """Read a pose file with sleap-io (format from the extension unless given), naming the file on error."""
     import sleap_io as sio
 
     path = Path(path)
     if not path.is_file():
         raise MissingFileError(f"{path}: pose file not found", path=path)
     try:
+        if format == "analysis_h5":
+            return sio.load_analysis_h5(str(path))
         return sio.load_file(str(path))
     except Exception as err:  # the third-party reader raises many types for a bad file; report them uniformly
         raise DataError(f"could not read pose file ({type(err).__name__}: {err})", path) from err
@@ -632,7 +634,7 @@ def read_pose(
         return PoseFile(path, kind, pose, fps=rate)
     if kind not in ("slp", "sleap_h5"):
         raise FormatError(f"{path}: not a pose file vpbehavior reads ({', '.join(POSE_KINDS.values())})", path=path)
-    labels = load_pose_file(path)
+    labels = load_pose_file(path, "analysis_h5" if kind == "sleap_h5" else None)
     sleap_video = _pick_sleap_video(labels, video, path)
     try:
         pose = pose_from_sleap(labels, n_frames=n_frames, video=sleap_video)

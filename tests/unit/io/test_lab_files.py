@@ -120,6 +120,8 @@ def test_deeplabcut_names_of_every_version_and_the_choice_between_them(tmp_path)
     assert "stitched tracks are preferred over tracklets" in unpaired[f"c{ma}_bx.h5"]
     assert f"c{ma}_el.csv" in unpaired[f"c{ma}.h5"]
     assert "same table" in _by_name(ds.skipped)[f"c{ma}_el.h5"]
+    one = vpbehavior.load(tmp_path / "b.mp4")  # one video: the file passed over for it is still reported
+    assert one[0].metadata["pose_file"].endswith("_filtered.h5") and list(_by_name(one.unpaired)) == [f"b{SCORER}.h5"]
 
 
 def test_boris_export_named_after_the_observation_pairs_by_its_media_file(tmp_path):
@@ -180,8 +182,16 @@ def test_deeplabcut_stitched_tracks_with_unique_bodyparts(tmp_path):
     ma = "DLC_dlcrnetms5_pairJan1shuffle1_50000"
     df = lab.dlc_frame(values, ["snout", "tailbase"], ["ind1", "ind2"], scorer=ma, unique_bodyparts=["arena"],
                        unique_values=unique)  # fmt: skip
-    lab.write_dlc_h5(df, tmp_path / f"pair{ma}_el_filtered.h5", key="tracks")
-    rec = vpbehavior.load(tmp_path)[0]
+    lab.write_dlc_h5(df, tmp_path / f"pair{ma}_el.h5", key="tracks")  # stitch_tracklets
+    values[..., 0] += 50  # filterpredictions' output of those tracks (key df_with_missing, as DeepLabCut writes it)
+    df = lab.dlc_frame(values, ["snout", "tailbase"], ["ind1", "ind2"], scorer=ma, unique_bodyparts=["arena"],
+                       unique_values=unique)  # fmt: skip
+    lab.write_dlc_h5(df, tmp_path / f"pair{ma}_el_filtered.h5")
+    ds = vpbehavior.load(tmp_path)
+    rec = ds[0]
+    assert rec.metadata["pose_file"].endswith("_el_filtered.h5")
+    assert "filtered output is preferred" in _by_name(ds.unpaired)[f"pair{ma}_el.h5"]
+    np.testing.assert_allclose(rec.pose.points[0, 0, 0, 0], values[0, 0, 0, 0], rtol=1e-6)
     assert rec.subjects == ("ind1", "ind2", "single") and rec.pose.keypoint_names == ("snout", "tailbase", "arena")
     assert np.flatnonzero(~rec.presence[:, 1]).tolist() == [5, 6, 7, 8] and rec.presence[:, 2].all()
     np.testing.assert_allclose(rec.pose.scores[:, 0, :2], 0.6, rtol=1e-6)
@@ -242,13 +252,16 @@ def test_inspect_json_lists_unpaired_and_skipped_with_reasons(tmp_path, capsys):
     lab.video(tmp_path / "m1_labeled.mp4", 2)
     lab.write_sleap_analysis_csv(lab.sleap_labels(_points(5, 1), NODES, ["x"], "/gone/other.mp4"),
                                  tmp_path / "stray.analysis.csv")  # fmt: skip
+    (tmp_path / "m1_notes.csv").write_text("date,weight\n2024-01-01,21.5\n")
     assert main(["inspect", str(tmp_path), "--json"]) == 0
     out = json.loads(capsys.readouterr().out)
     assert [(Path(f["path"]).name, f["reason"]) for f in out["skipped"]] == [
         ("m1_labeled.mp4", "a labeled video (keypoints drawn on the frames), not a recording")
     ]
-    assert [Path(f["path"]).name for f in out["unpaired"]] == ["stray.analysis.csv"]
-    assert "starts with no video's name" in out["unpaired"][0]["reason"] and out["recordings"] == 1
+    unpaired = {Path(f["path"]).name: f["reason"] for f in out["unpaired"]}
+    assert set(unpaired) == {"stray.analysis.csv", "m1_notes.csv"} and out["recordings"] == 1
+    assert "starts with no video's name" in unpaired["stray.analysis.csv"]
+    assert "not recognized as a pose or label file" in unpaired["m1_notes.csv"]
 
 
 # ----------------------------------------------------------------------------- 5. single files
