@@ -157,8 +157,9 @@ def _read_table(group, key: str, path: Path) -> Frame:
     return Frame(key, "table", columns, names, index, values)
 
 
-def read_frame(path: str | Path, keys: tuple[str, ...] = ()) -> Frame:
-    """The DataFrame stored under the first of ``keys`` present (any pandas group when empty).
+def read_frame(path: str | Path, keys: tuple[str, ...] = (), any_key: bool = False) -> Frame:
+    """The DataFrame stored under the first of ``keys`` present (any pandas group when empty or,
+    with ``any_key``, when none of ``keys`` is there).
 
     Raises `FormatError` when the file holds no pandas frame and `DataError` when one is damaged.
     """
@@ -170,7 +171,7 @@ def read_frame(path: str | Path, keys: tuple[str, ...] = ()) -> Frame:
             found = frame_keys(fh)
             # a group under a wanted key is read even without pandas' marker, so that damage is named
             key = next((k for k in keys if k in found or isinstance(fh.get(k), h5py.Group)), None)
-            if key is None and not keys:
+            if key is None and (not keys or any_key):
                 key = found[0] if found else None
             if key is None:
                 wanted = f" under {list(keys)}" if keys else ""

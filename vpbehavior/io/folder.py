@@ -125,13 +125,20 @@ def _frame_files(video: Path) -> list[str] | None:
 
 def _pose_for(files: RecordingFiles, n_frames: int, fps: float | None, name: str, tracks, merge_tracks):
     """(pose, the pose file read, what became of each original track)."""
-    from vpbehavior.io.pose import read_pose, warn_if_no_points
+    from vpbehavior.io.pose import combine_poses, read_pose, warn_if_no_points
 
     path = files.pose[0]
+    frame_files = _frame_files(files.video)
     pose_file = read_pose(
-        path, n_frames, video=files.video, frame_files=_frame_files(files.video), fps=fps, kind=files.kinds.get(path)
+        path, n_frames, video=files.video, frame_files=frame_files, fps=fps, kind=files.kinds.get(path)
     )
-    pose, fate = apply_track_options(pose_file.pose, tracks, merge_tracks, name)
+    pose = pose_file.pose
+    for other in files.pose[1:]:  # one file per animal (DLC2NWB): their subjects side by side
+        more = read_pose(
+            other, n_frames, video=files.video, frame_files=frame_files, fps=fps, kind=files.kinds.get(other)
+        )
+        pose = combine_poses(pose, more.pose, f"{path.name} and {other.name}")
+    pose, fate = apply_track_options(pose, tracks, merge_tracks, name)
     warn_if_no_points(pose, path)
     return pose, pose_file, fate
 

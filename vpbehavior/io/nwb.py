@@ -10,8 +10,11 @@ sleap-io writes, drops the track names, and numbers frames by the rank of their 
 which shifts every frame after a gap.
 
 Times become frames at the data's own rate: a series' ``rate`` when it has one, else the median
-step between its timestamps; frame = round(time x rate), time 0 being frame 0. sleap-io writes
-frame indices as times at rate 1.0, which this reads back exactly.
+step between its timestamps; frame = round(time x rate), time 0 being frame 0. A series with one
+sample per video frame (DeepLabCut's dense output, whose times are the video's own timestamps) is
+placed sample i -> frame i. sleap-io writes frame indices as times at rate 1.0, which this reads
+back exactly. DLC2NWB names a container "PoseEstimation" and its keypoints ``<animal>_<bodypart>``:
+the animal becomes the subject and the body parts the keypoint names.
 """
 
 from __future__ import annotations
@@ -73,16 +76,29 @@ def nwb_video_names(path: str | Path) -> list[str]:
     return list(dict.fromkeys(n for n in names if n))
 
 
-def _subject_name(container) -> str:
+def _subject_name(container) -> str | None:
+    """The subject a container holds: its name without sleap-io's ``track=`` / a ``PoseEstimation`` prefix,
+    else its skeleton's subject; None when the container has only the default name."""
     name = str(container.name)
     for prefix in ("track=", "PoseEstimation"):
-        if name.startswith(prefix) and name[len(prefix) :].strip("_-= "):
-            return name[len(prefix) :].strip("_-= ")
+        if name.startswith(prefix):
+            rest = name[len(prefix) :].strip("_-= ")
+            if rest:
+                return rest
+            name = ""
     skeleton = getattr(container, "skeleton", None)
     subject = getattr(skeleton, "subject", None) if skeleton is not None else None
     if subject is not None and getattr(subject, "subject_id", None):
         return str(subject.subject_id)
-    return name
+    return name or None
+
+
+def _animal_prefix(nodes: list[str]) -> str | None:
+    """DLC2NWB names every keypoint ``<animal>_<bodypart>``: the animal when all nodes share that prefix."""
+    heads = {n.split("_", 1)[0] for n in nodes if "_" in n}
+    if len(heads) == 1 and all("_" in n for n in nodes) and len(nodes) > 0:
+        return heads.pop()
+    return None
 
 
 def _nodes_edges(container) -> tuple[list[str], list[tuple[int, int]]]:
@@ -189,14 +205,22 @@ def _pose_from_nwbfile(nwbfile, path: Path, n_frames, video, fps) -> tuple[Pose,
             stacklevel=4,
         )
     entries = []
-    for container in containers:
+    animal = _animal_prefix(nodes)
+    for c, container in enumerate(containers):
+        subject = _subject_name(container) or animal or (f"instance{c}" if len(containers) > 1 else "instance0")
         for name, series in container.pose_estimation_series.items():
             data = np.asarray(series.data[:], np.float32)
             conf = np.asarray(series.confidence[:], np.float32) if series.confidence is not None else None
-            frames = np.rint(_times(series) * rate).astype(np.int64)
+            times = _times(series)
+            if n_frames is not None and len(times) == n_frames and np.all(np.diff(times) > 0):
+                frames = np.arange(n_frames)  # one sample per video frame (DeepLabCut's dense output)
+            else:
+                frames = np.rint(times * rate).astype(np.int64)
             if frames.size and frames.min() < 0:
                 raise DataError(f"series {container.name}/{name} has times before 0", path)
-            entries.append((_subject_name(container), nodes.index(str(name)), frames, data, conf))
+            entries.append((subject, nodes.index(str(name)), frames, data, conf))
+    if animal is not None and all(subject == animal for subject, *_ in entries):
+        nodes = [n.split("_", 1)[1] for n in nodes]  # "<animal>_<bodypart>" -> "<bodypart>"
     subjects = list(dict.fromkeys(e[0] for e in entries))
     length = max((int(e[2].max()) + 1 for e in entries if e[2].size), default=0)
     if n_frames is not None and length > n_frames:

@@ -313,6 +313,14 @@ def _dlc_key(path: Path) -> str | None:
     return keys[0] if keys else None
 
 
+def _per_animal_nwb_prefix(path: Path) -> str | None:
+    """``<video><scorer>`` of DLC2NWB's per-animal files ``<video><scorer>_<animal>.nwb``, else None."""
+    stem = path.stem
+    if "_" not in stem or parse_dlc_name(stem) is None:
+        return None
+    return stem.rsplit("_", 1)[0]
+
+
 def pose_rank(candidate: Candidate, strength: int) -> tuple:
     """Sort key of a pose file competing for a video: higher wins (see the module docstring)."""
     return (strength, candidate.dlc_stage, candidate.filtered, candidate.fidelity)
@@ -598,7 +606,17 @@ def pair(
         recs[video].kinds[best.path] = best.kind
         recs[video].notes.append(f"pose {best.path.name} ({best.describe()}): {how}")
         chosen_anywhere.add(best.path)
-        for rank, cand, _ in kept[1:]:
+        rest = []
+        for rank, cand, how_other in kept[1:]:
+            prefix = _per_animal_nwb_prefix(best.path) if best.kind == "nwb" else None
+            if cand.kind == "nwb" and rank == best_rank and prefix and _per_animal_nwb_prefix(cand.path) == prefix:
+                recs[video].pose.append(cand.path)  # DLC2NWB writes one NWB file per animal: read them all
+                recs[video].kinds[cand.path] = cand.kind
+                recs[video].notes.append(f"pose {cand.path.name} (another animal of {prefix}): {how_other}")
+                chosen_anywhere.add(cand.path)
+            else:
+                rest.append((rank, cand, how_other))
+        for rank, cand, _ in rest:
             why = _why_chosen(best_rank, rank)
             recs[video].notes.append(f"pose {cand.path.name} passed over: {why}")
             lost.setdefault(cand.path, f"another pose file was chosen for {video.name}: {best.path.name} ({why})")

@@ -114,6 +114,24 @@ def pose_to_sleap(pose: Pose, video_path: str | Path | None = None, skeleton_nam
     return sio.Labels(labeled_frames=frames, videos=[video], skeletons=[skeleton], tracks=tracks)
 
 
+def combine_poses(first: Pose, second: Pose, source: str = "") -> Pose:
+    """The subjects of two poses of one video side by side (same frames and keypoints)."""
+    where = f"{source}: " if source else ""
+    if first.keypoint_names != second.keypoint_names or first.n_frames != second.n_frames:
+        raise DataError(
+            f"{where}pose files of one video differ: keypoints {list(first.keypoint_names)} x {first.n_frames} frames "
+            f"vs {list(second.keypoint_names)} x {second.n_frames} frames"
+        )
+    clash = set(first.subjects) & set(second.subjects)
+    if clash:
+        raise DataError(f"{where}both pose files hold the subjects {sorted(clash)}")
+    scores = None
+    if first.scores is not None and second.scores is not None:
+        scores = np.concatenate([first.scores, second.scores], axis=1)
+    points = np.concatenate([first.points, second.points], axis=1)
+    return Pose(points, first.keypoint_names, [*first.subjects, *second.subjects], scores, first.edges)
+
+
 def _dedupe(names: Sequence[str]) -> list[str]:
     seen: dict[str, int] = {}
     out = []
@@ -349,6 +367,9 @@ def _dlc_csv_table(path: Path) -> tuple[list[tuple[str, str, str]], list[str], n
         for c in columns
     ]
     body = rows[body_start:]
+    if body and not any(c.strip() for c in body[0][n_index:]) and not body[0][n_index - 1].strip().isdigit():
+        body = body[1:]  # pandas writes the index name as a row of its own ("frame,,,")
+        body_start += 1
     index = [row[n_index - 1] if len(row) >= n_index else "" for row in body]
     values = np.full((len(body), len(keys)), np.nan, np.float32)
     for r, row in enumerate(body):
@@ -383,7 +404,7 @@ def _dlc_level_names(names: Sequence[str], width: int) -> list[str]:
 def _dlc_h5_table(path: Path) -> tuple[list[tuple[str, str, str]], list, np.ndarray]:
     from vpbehavior.io._pandas_h5 import read_frame
 
-    frame = read_frame(path, DLC_KEYS)
+    frame = read_frame(path, DLC_KEYS, any_key=True)  # e.g. DLC2NWB's convert_nwb_to_h5 writes key "poses"
     width = len(frame.columns[0]) if frame.columns else 0
     names = _dlc_level_names(frame.names, width)
     keys = []

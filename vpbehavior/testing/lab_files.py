@@ -148,6 +148,7 @@ def write_nwb_pose(
     timestamps: bool = True,
     source_software: str = "DeepLabCut",
     video_link: str = "source_video",
+    dlc2nwb: bool = False,
 ) -> Path:
     """An NWB file with one ndx-pose ``PoseEstimation`` per subject, as DANDI holds them.
 
@@ -155,6 +156,8 @@ def write_nwb_pose(
     ``timestamps=True`` writes each series' times (seconds, frame / fps), else ``rate`` and
     ``starting_time``. The video is linked as ndx-pose 0.2+ does (``video_link="source_video"``, an
     external-file ImageSeries) or as older files do (``"original_videos"``, a list of paths).
+    ``dlc2nwb=True`` writes what DeepLabCut's DLC2NWB writes: a container named "PoseEstimation",
+    keypoints named ``<subject>_<bodypart>``, and every frame (NaN included) at the video's times.
     """
     import datetime
     import uuid
@@ -183,11 +186,12 @@ def write_nwb_pose(
     skeletons = []
     for i, subject in enumerate(subjects):
         edges = np.array([[j, j + 1] for j in range(k - 1)], dtype="uint8").reshape(-1, 2)
-        skeleton = Skeleton(name=f"skeleton_{subject}", nodes=list(nodes), edges=edges)
+        node_names = [f"{subject}_{node}" for node in nodes] if dlc2nwb else list(nodes)
+        skeleton = Skeleton(name=f"skeleton_{subject}", nodes=node_names, edges=edges)
         skeletons.append(skeleton)
         series = []
-        for j, node in enumerate(nodes):
-            valid = ~np.isnan(points[:, i, j]).any(-1)
+        for j, node in enumerate(node_names):
+            valid = np.ones(n, bool) if dlc2nwb else ~np.isnan(points[:, i, j]).any(-1)
             frames = np.flatnonzero(valid)
             kwargs = dict(timestamps=frames / fps) if timestamps else dict(rate=float(fps), starting_time=0.0)
             data = points[frames, i, j] if timestamps else points[:, i, j]
@@ -206,7 +210,7 @@ def write_nwb_pose(
             )
         behavior.add(
             PoseEstimation(
-                name=f"PoseEstimation_{subject}",
+                name="PoseEstimation" if dlc2nwb else f"PoseEstimation_{subject}",
                 pose_estimation_series=series,
                 description=f"pose of {subject}",
                 device=camera,

@@ -393,6 +393,15 @@ def test_nwb_pose_next_to_a_video_and_alone(tmp_path, monkeypatch):
     rec = vpbehavior.load(tmp_path / "other")[0]
     assert rec.subjects == ("fly1", "fly2") and rec.n_frames == 10
     np.testing.assert_allclose(rec.pose.points, fly.astype(np.float32), rtol=1e-6)
+    # DLC2NWB: one file per animal, "<video><scorer>_<animal>.nwb", keypoints "<animal>_<bodypart>", every frame
+    lab.video(tmp_path / "dlc" / "m3.mp4", 12, fps=30.0)
+    mice = _points(12, 2, 2, seed=10)
+    for i, animal in enumerate(("ind1", "ind2")):
+        lab.write_nwb_pose(tmp_path / "dlc" / f"m3{SCORER}_{animal}.nwb", mice[:, i : i + 1], ["snout", "tail"],
+                           [animal], "m3.mp4", fps=30.0, video_link="original_videos", dlc2nwb=True)  # fmt: skip
+    rec = vpbehavior.load(tmp_path / "dlc")[0]
+    assert rec.subjects == ("ind1", "ind2") and rec.pose.keypoint_names == ("snout", "tail") and rec.n_frames == 12
+    np.testing.assert_allclose(rec.pose.points, mice.astype(np.float32), rtol=1e-6)
     from vpbehavior.io import nwb
 
     monkeypatch.setattr(nwb, "nwb_available", lambda: False)  # as without the nwb extra
