@@ -6,9 +6,10 @@ data), an NWB pose file, a BORIS export, a per-frame CSV or a ``.behavior.json``
 
 The file's video is looked for, in this order: the path the file stores (a .slp's videos, a SLEAP
 analysis file's ``video_path``, NWB ``original_videos``, BORIS media files) as given, relative to
-the file, and by its file name next to the file or one folder up; else the video in the file's
-folder that the file's name names (the same rules as an experiment folder); a file inside a frame
-folder belongs to that folder. A file naming several videos (a multi-video .slp, a BORIS export of
+the file, and by its file name next to the file or one folder up; else the video the file's name
+names (the same rules as an experiment folder), in the file's folder first, else in its parent or
+the parent's other subfolders (``videos/`` beside ``analysis/``); a file inside a frame folder
+belongs to that folder. A file naming several videos (a multi-video .slp, a BORIS export of
 several media files) gives one recording per video. A video that is not found costs a
 `DataWarning`, and the recording holds the pose or labels without video (``video=None``; the
 length is the file's own, the frame rate the file's when it states one).
@@ -54,6 +55,16 @@ def find_referenced_video(file: Path, reference: str) -> Path | None:
     return None
 
 
+def _nearby_folders(path: Path, limit: int = 64) -> list[Path]:
+    """The file's folder, its parent and the parent's other subfolders (e.g. ``videos/`` beside ``analysis/``)."""
+    folders = [path.parent, path.parent.parent]
+    try:
+        folders += sorted(d for d in path.parent.parent.iterdir() if d.is_dir() and not d.name.startswith("."))[:limit]
+    except OSError:
+        pass
+    return list(dict.fromkeys(folders))
+
+
 def _targets(cand: Candidate) -> list[tuple[Path | None, str]]:
     """(video or None, the name it is known by) for each recording the file describes."""
     path = cand.path
@@ -62,8 +73,11 @@ def _targets(cand: Candidate) -> list[tuple[Path | None, str]]:
     found = [(find_referenced_video(path, ref), PurePosixPath(ref.replace("\\", "/")).name) for ref in cand.references]
     if found and any(v is not None for v, _ in found):
         return found
-    siblings = scan(path.parent, recursive=False).videos
-    by_dir = {path.parent: {(v.name if v.is_dir() else v.stem): v for v in siblings}}
+    by_dir = {}
+    for folder in _nearby_folders(path):
+        videos = scan(folder, recursive=False).videos
+        if videos:
+            by_dir[folder] = {(v.name if v.is_dir() else v.stem): v for v in videos}
     named = _name_claim(cand, by_dir)
     if named is not None:
         return [(named[0], named[0].name)]

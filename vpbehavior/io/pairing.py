@@ -471,17 +471,27 @@ def _owner(name: str, stems: list[str]) -> str | None:
 
 
 def _name_claim(cand: Candidate, by_dir: dict[Path, dict[str, Path]]) -> tuple[Path, str] | None:
-    here = by_dir.get(cand.path.parent, {})
+    """The video a file's name names: in its own folder first, else the one video of that stem elsewhere."""
     name = cand.path.name
+    dlc = parse_dlc_name(cand.path.stem)
+    here = by_dir.get(cand.path.parent, {})
     for stem in sleap_export_stems(name):
         if stem in here:
             return here[stem], "SLEAP's export name <labels>.<NNN>_<video>.analysis"
-    dlc = parse_dlc_name(cand.path.stem)
     if dlc is not None and dlc.video in here:
         return here[dlc.video], "DeepLabCut's output name <video><scorer>"
     owner = _owner(name, list(here))
     if owner is not None:
         return here[owner], "its name starts with the video's name"
+    # the tools' own output names also pair across folders (DeepLabCut's destfolder, a SLEAP export folder),
+    # when exactly one video has the stem they name (video files before frame folders)
+    stems = [*sleap_export_stems(name), *([dlc.video] if dlc is not None and dlc.video else [])]
+    for stem in stems:
+        found = [folder[stem] for folder in by_dir.values() if stem in folder]
+        files = [v for v in found if not v.is_dir()]
+        found = files if len(files) == 1 else found
+        if len(found) == 1:
+            return found[0], f"its name names {found[0].name} (in another folder)"
     return None
 
 

@@ -120,6 +120,9 @@ def test_deeplabcut_names_of_every_version_and_the_choice_between_them(tmp_path)
     assert "stitched tracks are preferred over tracklets" in unpaired[f"c{ma}_bx.h5"]
     assert f"c{ma}_el.csv" in unpaired[f"c{ma}.h5"]
     assert "same table" in _by_name(ds.skipped)[f"c{ma}_el.h5"]
+    elsewhere = tmp_path / "analysis"  # deeplabcut.analyze_videos(..., destfolder=...)
+    lab.write_dlc_csv(lab.dlc_frame(single, ["nose", "tail"], scorer=pytorch), elsewhere / f"a{pytorch}_filtered.csv")
+    assert vpbehavior.load(tmp_path)["a"].metadata["pose_file"] == str(elsewhere / f"a{pytorch}_filtered.csv")
     one = vpbehavior.load(tmp_path / "b.mp4")  # one video: the file passed over for it is still reported
     assert one[0].metadata["pose_file"].endswith("_filtered.h5") and list(_by_name(one.unpaired)) == [f"b{SCORER}.h5"]
 
@@ -289,6 +292,9 @@ def test_single_pose_and_label_files_load_with_their_video(tmp_path):
         assert len(ds) == 1 and ds[0].video == tmp_path / "videos" / "m1.mp4", path
         assert ds[0].name == "m1" and ds[0].n_frames == 20 and ds[0].subjects == subjects, path
     assert vpbehavior.load(boris)[0].labels.to_bouts() == [Bout(12, 13, "a", "rest")]
+    beside = lab.write_dlc_h5(lab.dlc_frame(np.full((20, 1, 2, 3), 0.5), ["nose", "tail"]),
+                              tmp_path / "analysis" / f"m1{SCORER}_filtered.h5")  # videos/ beside analysis/  # fmt: skip
+    assert vpbehavior.load(beside)[0].video == tmp_path / "videos" / "m1.mp4"
     np.testing.assert_allclose(vpbehavior.load(analysis)[0].pose.points, points.astype(np.float32), atol=1e-4)
 
 
