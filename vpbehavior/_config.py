@@ -29,13 +29,34 @@ def option(default: Any, help: str, choices: tuple | None = None, flag: str | No
     return dataclasses.field(default=default, metadata=meta)
 
 
+def flag_of(config: object, name: str) -> str:
+    """The command-line flag of field ``name`` (``--train-batch-size`` for TrainConfig.batch_size)."""
+    f = {f.name: f for f in dataclasses.fields(config)}[name]
+    return "--" + (f.metadata.get("flag") or name.replace("_", "-"))
+
+
+def check_range(config: object, name: str, low: float | None = None, high: float | None = None, *,
+                open_low: bool = False, open_high: bool = False) -> None:  # fmt: skip
+    """Raise ConfigError, naming the field's flag, when its value lies outside [low, high] (or open ends)."""
+    value = getattr(config, name)
+    if value is None:
+        return
+    bad_low = low is not None and (value <= low if open_low else value < low)
+    bad_high = high is not None and (value >= high if open_high else value > high)
+    if bad_low or bad_high:
+        left = "(" if open_low else "["
+        right = ")" if open_high else "]"
+        span = f"{left}{'-inf' if low is None else low}, {'inf' if high is None else high}{right}"
+        raise ConfigError(f"{flag_of(config, name)} must lie in {span}, got {value}")
+
+
 def check_choice(config: object, name: str) -> None:
     """Raise ConfigError when field ``name`` of ``config`` is not among its declared choices."""
     f = {f.name: f for f in dataclasses.fields(config)}[name]
     choices = f.metadata.get("choices")
     value = getattr(config, name)
     if choices and value not in choices:
-        raise ConfigError(f"{name.replace('_', '-')} must be one of {', '.join(map(str, choices))}; got {value!r}")
+        raise ConfigError(f"{flag_of(config, name)} must be one of {', '.join(map(str, choices))}; got {value!r}")
 
 
 def check_choices(config: object) -> None:

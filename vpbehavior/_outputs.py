@@ -23,12 +23,23 @@ def _nearest_existing(path: Path) -> Path:
     return Path(".")
 
 
+def _can_create_in(folder: Path) -> bool:
+    """Try it: create and remove a file in ``folder`` (os.access says yes to root even on read-only mounts)."""
+    import tempfile
+
+    try:
+        with tempfile.NamedTemporaryFile(dir=folder, prefix=".vpb-write-check-"):
+            return True
+    except OSError:
+        return False
+
+
 def _check_writable_location(path: Path, what: str) -> None:
     """The folder that will hold ``path`` exists (or can be made) and is writable."""
     base = _nearest_existing(path.parent)
     if not base.is_dir():
         raise ConfigError(f"{path}: cannot write the {what} there: {base} is a file, not a folder")
-    if not os.access(base, os.W_OK | os.X_OK):
+    if not _can_create_in(base):
         raise ConfigError(f"{path}: cannot write the {what}: folder {base} is not writable")
 
 
@@ -70,8 +81,30 @@ def check_output_folder(path: str | Path, what: str, markers: Sequence[str], for
             raise ConfigError(
                 f"{path}: folder exists and holds files that are not a {what}; pass another --out (or --force)"
             )
-        if not os.access(path, os.W_OK | os.X_OK):
+        if not _can_create_in(path):
             raise ConfigError(f"{path}: cannot write the {what}: the folder is not writable")
         return path
     _check_writable_location(path / "x", what)
+    return path
+
+
+FAILURE_COLUMNS = ("item", "stage", "reason")
+
+
+def write_failures(path: str | Path, failures: Sequence[tuple[str, str, str]]) -> Path | None:
+    """``failures.csv`` (item, stage, reason) written atomically; an old one is removed when nothing failed."""
+    import csv
+    import io
+
+    from vpbehavior._files import atomic_write_text
+
+    path = Path(path)
+    if not failures:
+        path.unlink(missing_ok=True)
+        return None
+    buf = io.StringIO()
+    writer = csv.writer(buf, lineterminator="\n")
+    writer.writerow(FAILURE_COLUMNS)
+    writer.writerows(failures)
+    atomic_write_text(path, buf.getvalue())
     return path

@@ -201,7 +201,7 @@ def test_robust_thresholds_do_not_call_everything():
 
 
 def test_default_evaluation_split_never_falls_back_to_training_data(tmp_path):
-    from vpbehavior.pipelines.evaluate import default_test_split
+    from vpbehavior.classify.data import default_test_split
 
     def ds(splits, test_split=None):
         recs = [vpb.Recording(f"r{i}", n_frames=1, split=s) for i, s in enumerate(splits)]
@@ -212,6 +212,25 @@ def test_default_evaluation_split_never_falls_back_to_training_data(tmp_path):
     assert default_test_split(ds([None, None])) == "all"
     with pytest.raises(vpb.ConfigError, match="no test split"):
         default_test_split(ds(["train", "val"]))
+
+
+def test_training_never_validates_on_the_test_split(tmp_path):
+    from vpbehavior.classify.data import training_splits
+
+    labels = vpb.BehaviorLabels.empty(2, ["a"], annotated=True)
+
+    def ds(splits, test_split=None):
+        recs = [vpb.Recording(f"r{i}", n_frames=2, split=s, labels=labels) for i, s in enumerate(splits)]
+        return vpb.Dataset(recs, "x", tmp_path, test_split=test_split)
+
+    train, val = training_splits(ds(["train", "val", "test"], test_split="test"))
+    assert [r.name for r in train] == ["r0"] and [r.name for r in val] == ["r1"]
+    train, val = training_splits(ds(["train", "val"], test_split="val"))  # KABR: val is the test split
+    assert [r.name for r in train] == ["r0"] and val == []
+    train, val = training_splits(ds([None, None, "test"], test_split="test"))  # no train split: all but test
+    assert [r.name for r in train] == ["r0", "r1"] and val == []
+    with pytest.raises(vpb.ConfigError, match="test split"):
+        training_splits(ds(["train", "val"], test_split="val"), val_split="val")
 
 
 def test_frame_level_features_collapse_subjects_into_one_row():

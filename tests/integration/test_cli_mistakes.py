@@ -65,6 +65,16 @@ def _mistakes(root):
         "video kind without features": ["train", data, "--kind", "video", "--out", str(root / "c.safetensors")],
         "window for a one-frame head": ["train", data, "--kind", "pose", "--head", "linear", "--window", "5",
                                         "--out", str(root / "c.safetensors")],
+        "no cuda for training": ["train", data, "--kind", "pose", "--train-device", "cuda", "--out", str(root / "c.safetensors")],
+        "unknown training device": ["train", data, "--kind", "pose", "--train-device", "foo",
+                                    "--out", str(root / "c.safetensors")],
+        "tokens with an mlp head": ["train", data, "--kind", "tokens", "--head", "mlp", "--features", str(root),
+                                    "--out", str(root / "c.safetensors")],
+        "negative min bout": ["train", data, "--kind", "pose", "--min-bout", "-3", "--out", str(root / "c.safetensors")],
+        "negative weight decay": ["train", data, "--kind", "pose", "--weight-decay", "-1",
+                                  "--out", str(root / "c.safetensors")],
+        "zero epochs": ["train", data, "--kind", "pose", "--epochs", "0", "--out", str(root / "c.safetensors")],
+        "unwritable location": ["train", data, "--kind", "pose", "--out", "/proc/vpbehavior-test/c.safetensors"],
         "no such split": ["train", data, "--kind", "pose", "--split", "nosuch", "--out", str(root / "c.safetensors")],
         "no labels": ["train", str(root / "unlabelled"), "--kind", "pose", "--out", str(root / "c.safetensors")],
         "missing classifier": ["evaluate", data, "--classifier", str(root / "none.safetensors"), "--out", str(root / "r")],
@@ -111,6 +121,10 @@ def test_messages_name_the_file_and_the_problem(tiny_experiment, capsys):
         "unknown encoder config": ("tiniest",),
         "out under a file": ("a_file.txt",),
         "report over a foreign folder": ("--out",),
+        "zero epochs": ("--epochs",),
+        "tokens with an mlp head": ("--head attention",),
+        "benchmark without data": ("nowhere", "download kabr"),
+        "unwritable location": ("not writable",),
     }
     for what, needles in expected.items():
         capsys.readouterr()

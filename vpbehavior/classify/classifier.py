@@ -240,10 +240,24 @@ class BehaviorClassifier:
         classes = meta["classes"]
         if not isinstance(classes, list) or not classes or not all(isinstance(c, str) for c in classes):
             raise DataError("'classes' must be a non-empty list of behavior names", path, "classes")
+        if len(set(classes)) != len(classes):
+            raise DataError(f"'classes' repeats names: {sorted({c for c in classes if classes.count(c) > 1})}", path)
         values = meta["config"] if version >= 2 else _config_from_v1(meta["config"], meta)
         config = config_from_dict(TrainConfig, values, path, "classifier config")
-        frame_shape = tuple(int(s) for s in meta["frame_shape"])
+        frame_shape = meta["frame_shape"]
+        if (
+            not isinstance(frame_shape, list)
+            or not frame_shape
+            or not all(isinstance(n, int) and 0 < n <= 1 << 20 for n in frame_shape)
+        ):
+            raise DataError(f"'frame_shape' must be a list of positive sizes, got {frame_shape!r}", path)
+        frame_shape = tuple(frame_shape)
+        if not isinstance(meta["feature_spec"], dict):
+            raise DataError("'feature_spec' must be a JSON object", path, "feature_spec")
         post = config_from_dict(PostProcessor, meta["postprocess"], path, "post-processing")
+        thresholds = post.thresholds
+        if thresholds and (len(thresholds) != len(classes) or not all(0 <= t <= 1 for t in thresholds)):
+            raise DataError(f"{len(thresholds)} thresholds for {len(classes)} classes, each must lie in [0, 1]", path)
         background = meta.get("background")
         if background is not None and background not in classes:
             raise DataError(f"background {background!r} is not among the classes", path, "background")
@@ -252,6 +266,8 @@ class BehaviorClassifier:
         std = tensors["norm.std"].numpy() if "norm.std" in tensors else None
         if mean is not None and (std is None or mean.shape != (frame_shape[-1],) or std.shape != mean.shape):
             raise DataError(f"normalization tensors do not match the per-frame shape {frame_shape}", path, "norm")
+        if std is not None and not (np.isfinite(std).all() and (std > 0).all() and np.isfinite(mean).all()):
+            raise DataError("normalization std must be finite and > 0, mean finite", path, "norm.std")
         info = dict(meta.get("info") or {})
         info["sha256"] = file_sha256(path)
         clf = cls(head, classes, config, frame_shape, background, mean, std, meta["feature_spec"], post, info)

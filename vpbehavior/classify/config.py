@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from vpbehavior._config import check_choices, option
+from vpbehavior._config import check_choices, check_range, option
+from vpbehavior.core._frozen import FrozenDict
 from vpbehavior.core.errors import ConfigError
 
 from .postprocess import PostProcessor
@@ -57,25 +58,29 @@ class TrainConfig:
 
     def __post_init__(self) -> None:
         check_choices(self)
+        object.__setattr__(self, "extra", FrozenDict(self.extra))
         if self.window is None:
             object.__setattr__(self, "window", DEFAULT_WINDOWS[self.head])
         if self.head in ("linear", "mlp") and self.window != 1:
-            raise ConfigError(f"the {self.head} head sees one frame; window must be 1, not {self.window}")
-        if self.window < 1 or self.window > 4096:
-            raise ConfigError(f"window must lie in 1..4096 frames, got {self.window}")
-        for name, low in (("hidden", 1), ("layers", 1), ("batch_size", 1), ("max_epochs", 1), ("smooth_window", 1)):
-            if getattr(self, name) < low:
-                raise ConfigError(f"{name.replace('_', '-')} must be >= {low}, got {getattr(self, name)}")
-        if self.hidden > 65536 or self.layers > 64:
-            raise ConfigError(f"head too large: hidden={self.hidden}, layers={self.layers}")
-        if self.lr <= 0:
-            raise ConfigError(f"lr must be > 0, got {self.lr}")
-        if self.dropout is not None and not 0 <= self.dropout < 1:
-            raise ConfigError(f"dropout must lie in [0, 1), got {self.dropout}")
-        if not 0 < self.val_fraction < 1:
-            raise ConfigError(f"val-fraction must lie in (0, 1), got {self.val_fraction}")
+            raise ConfigError(f"the {self.head} head sees one frame; --window must be 1, not {self.window}")
+        if (self.kind == "tokens") != (self.head == "attention"):
+            raise ConfigError(
+                "--kind tokens (pooled token grids) goes with --head attention, and the attention head needs "
+                f"--kind tokens; got --kind {self.kind} --head {self.head}"
+            )
+        for name, low, high in (
+            ("window", 1, 4096), ("hidden", 1, 65536), ("layers", 1, 64), ("batch_size", 1, None),
+            ("max_epochs", 1, None), ("steps_per_epoch", 1, None), ("patience", 1, None),
+            ("smooth_window", 1, 10_001), ("min_bout", 1, None), ("max_gap", 0, None),
+            ("weight_decay", 0, None), ("focal_gamma", 0, None),
+        ):  # fmt: skip
+            check_range(self, name, low, high)
+        check_range(self, "lr", 0, None, open_low=True)
+        check_range(self, "eql_lambda", 0, 1, open_low=True)
+        check_range(self, "dropout", 0, 1, open_high=True)
+        check_range(self, "val_fraction", 0, 1, open_low=True, open_high=True)
         if self.smoothing == "majority" and self.mode != "single":
-            raise ConfigError("majority smoothing needs --mode single; use median smoothing for multi-label")
+            raise ConfigError("--smoothing majority needs --mode single; use median smoothing for multi-label")
 
     @property
     def single_label(self) -> bool:

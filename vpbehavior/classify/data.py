@@ -198,8 +198,11 @@ def check_features(rec: Recording, kind: str, cache_dir: str | Path | None = Non
     """Raise the error `recording_features` would raise, cheaply (headers only, no arrays read)."""
     if kind not in FEATURE_KINDS:
         raise ConfigError(f"unknown feature kind {kind!r}; choose one of {FEATURE_KINDS}")
-    if kind in ("pose", "video+pose") and rec.pose is None:
-        raise DataError(f"recording {rec.name!r} has no pose; pose features need keypoints")
+    if kind in ("pose", "video+pose"):
+        if rec.pose is None:
+            raise DataError(f"recording {rec.name!r} has no pose; pose features need keypoints")
+        if not rec.pose.visible().any():
+            raise DataError(f"recording {rec.name!r}: its pose has no located keypoint in any frame")
     if kind in ("video", "tokens", "video+pose"):
         if cache_dir is None:
             raise ConfigError(f"feature kind {kind!r} needs a feature cache folder (--features)")
@@ -225,15 +228,18 @@ def recording_rows(
     return RecordingRows(tuple(rec.subjects), feats, np.asarray(rec.presence), spec)
 
 
-def same_features(a: dict, b: dict) -> bool:
-    """Whether two feature specs describe the same features (encoder, extraction, pose options)."""
-    keys = ("kind", "encoder", "extraction", "pose", "per_subject")
-    return all(a.get(k) == b.get(k) for k in keys)
+#: What makes two feature specs the same features.
+SPEC_KEYS = ("kind", "encoder", "extraction", "pose", "per_subject")
 
 
 def feature_differences(a: dict, b: dict) -> list[str]:
-    keys = ("kind", "encoder", "extraction", "pose", "per_subject")
-    return [k for k in keys if a.get(k) != b.get(k)]
+    """The spec keys on which two feature specs differ."""
+    return [k for k in SPEC_KEYS if a.get(k) != b.get(k)]
+
+
+def same_features(a: dict, b: dict) -> bool:
+    """Whether two feature specs describe the same features (encoder, extraction, pose options)."""
+    return not feature_differences(a, b)
 
 
 # ------------------------------------------------------------------ targets
@@ -353,3 +359,45 @@ def select_split(recordings: Sequence[Recording], split: str | None, what: str =
             f"no {what} in split {split!r} (splits present: {found}); pass --split all to use every recording"
         )
     return chosen
+
+
+def training_splits(dataset, split: str | None = None, val_split: str | None = None) -> tuple[list, list]:
+    """``(train, val)`` labelled recordings of a `Dataset`, following its published splits.
+
+    Defaults: train on "train" when the data has that split, else on every recording outside the
+    dataset's test split; validate on "val" when present, unless "val" is the dataset's test split
+    (KABR), which is never used for early stopping or thresholds. Without a validation split,
+    training holds part of the training data out itself.
+    """
+    recordings = list(dataset.recordings)
+    splits = set(dataset.splits)
+    test = dataset.test_split
+    if split is None:
+        split = "train" if "train" in splits else None
+    if split is None:
+        train = [r for r in recordings if test is None or r.split != test]
+    else:
+        train = select_split(recordings, split, "training recordings")
+    if val_split is None and "val" in splits and split is not None and test != "val":
+        val_split = "val"
+    if val_split is not None and val_split == test:
+        raise ConfigError(f"split {val_split!r} is the dataset's test split; it cannot be the validation split")
+    val = select_split(recordings, val_split, "validation recordings") if val_split else []
+    train, val = [r for r in train if r.labels is not None], [r for r in val if r.labels is not None]
+    if not train:
+        raise DataError(f"no labelled recordings to train on in {'split ' + repr(split) if split else 'the data'}")
+    return train, val
+
+
+def default_test_split(dataset) -> str:
+    """The dataset's test split ("test", or what the loader names, e.g. KABR's "val"); "all" when unsplit.
+
+    A dataset that has splits but no test split raises rather than silently scoring training data.
+    """
+    present = set(dataset.splits)
+    for candidate in (dataset.test_split, "test"):
+        if candidate in present:
+            return candidate
+    if present:
+        raise ConfigError(f"{dataset.root}: no test split among {sorted(present)}; pass --split NAME (or --split all)")
+    return "all"

@@ -168,11 +168,18 @@ def evaluate(
 ) -> EvaluationReport:
     """Score labelled recordings and compare the calls with their labels.
 
-    Recordings without labels are left out; raises DataError when none has labels.
+    Recordings without labels are left out, and so are recordings whose features cannot be read
+    (each with a warning; listed in ``metrics["left_out"]``). Raises DataError when none is left.
     """
+    from .training import usable_recordings
+
     labelled = [r for r in recordings if r.labels is not None]
     if not labelled:
         raise DataError("no labelled recordings to evaluate")
+    labelled, left_out = usable_recordings(labelled, classifier.kind, features)
+    if not labelled:
+        raise DataError("no labelled recording to evaluate has usable features: " + "; ".join(
+            f"{name}: {why}" for name, why in left_out[:3]))  # fmt: skip
     scored = score_recordings(classifier, labelled, features, progress)
     y, scores, calls, bounds = _stack(scored)
     thresholds = None if classifier.single_label else classifier.postprocess.thresholds
@@ -186,4 +193,8 @@ def evaluate(
     metrics["encoder"] = (classifier.feature_spec.get("encoder") or {}).get("model")
     metrics["head"] = classifier.config.head
     metrics["classifier"] = str(classifier.path) if classifier.path else None
+    metrics["left_out"] = dict(left_out)
+    methods = classifier.info.get("threshold_methods") or {}
+    for row in metrics["per_class"]:
+        row["threshold_method"] = methods.get(row["class"])
     return EvaluationReport(metrics, scored)

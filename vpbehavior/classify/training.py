@@ -16,8 +16,9 @@ import numpy as np
 import torch
 
 from vpbehavior.core import Recording
-from vpbehavior.core.errors import ConfigError, DataError
-from vpbehavior.reporting import Progress, logger, progress_reporter
+from vpbehavior.core.errors import INPUT_ERRORS, ConfigError, DataError
+from vpbehavior.reporting import Progress, logger, progress_reporter, warn_data
+from vpbehavior.runtime import autocast, resolve_device
 
 from .classifier import BehaviorClassifier
 from .config import TrainConfig
@@ -25,6 +26,7 @@ from .data import (
     FeatureSequence,
     WindowedFrames,
     build_sequences,
+    check_features,
     same_features,
     sequence_normalize,
     split_sequences,
@@ -124,7 +126,7 @@ def fit(
     bg = classes.index(background) if background in classes else None
     freqs = class_frequencies(tr.targets[rows])
     loss_fn = BehaviorLoss(config.loss, single_label, weights, config.focal_gamma, freqs, config.eql_lambda, bg)
-    device = torch.device(config.device)
+    device = torch.device(resolve_device(config.device))
     head = build_head(config.head, tr.frame_shape, len(classes), window=config.window, **config.head_options())
     head.to(device)
     loss_fn.to(device)
@@ -132,7 +134,6 @@ def fit(
     steps = config.steps_per_epoch or math.ceil(rows.size / config.batch_size)
     opt = torch.optim.AdamW(head.parameters(), lr=config.lr, weight_decay=config.weight_decay)
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, config.lr, total_steps=steps * config.max_epochs, pct_start=0.05)
-    use_amp = device.type == "cuda"
 
     def run_val() -> tuple[float, float]:
         if va is None or va.targets is None:
@@ -163,7 +164,7 @@ def fit(
                 batch = order[k * config.batch_size : (k + 1) * config.batch_size]
                 x = torch.from_numpy(clf._normalize(tr.gather(batch))).to(device, non_blocking=True)
                 y = torch.from_numpy(tr.targets[batch].astype(np.int64)).to(device)
-                with torch.autocast(device.type, dtype=torch.bfloat16, enabled=use_amp):
+                with autocast(str(device), enabled=device.type == "cuda"):  # small heads: fp32 on CPU
                     logits = head(x)
                 loss = loss_fn(logits, y)
                 opt.zero_grad(set_to_none=True)
@@ -231,7 +232,8 @@ def train_classifier(
     train, val
         Labelled recordings. Without ``val``, ``config.val_fraction`` of the training recordings
         (or of the frames, with a single recording) is held out for early stopping and thresholds.
-        Recordings without labels are left out.
+        Recordings without labels are left out, and so are recordings whose features cannot be
+        read (each with a warning; they are listed in ``classifier.info["left_out"]``).
     config
         `TrainConfig` (feature kind, head, loss, post-processing ...).
     features
@@ -240,26 +242,41 @@ def train_classifier(
         True (a bar), False, or a callback (see `vpbehavior.reporting`).
     """
     config = config or TrainConfig()
-    train = [r for r in train if r.labels is not None]
-    val = [r for r in (val or []) if r.labels is not None]
-    if not train:
-        raise DataError("no labelled training recordings")
     if config.kind in ("video", "tokens", "video+pose") and features is None:
         raise ConfigError(f"feature kind {config.kind!r} needs the feature cache folder (features=..., --features)")
+    train, left_train = usable_recordings([r for r in train if r.labels is not None], config.kind, features)
+    val, left_val = usable_recordings([r for r in (val or []) if r.labels is not None], config.kind, features)
+    if not train:
+        reasons = "; ".join(f"{name}: {why}" for name, why in left_train[:3])
+        raise DataError("no labelled training recordings with usable features" + (f" ({reasons})" if reasons else ""))
     classes, background = vocabulary(train, config.single_label)
     train_seqs, spec = build_sequences(train, config.kind, classes, features, config.single_label, background)
-    counts = {
-        "train_recordings": len(train),
-        "train_frames": int(sum(r.n_frames for r in train)),
-        "val_recordings": len(val),
-    }
     if val:
         val_seqs, val_spec = build_sequences(val, config.kind, classes, features, config.single_label, background)
         if not same_features(spec, val_spec):
             raise DataError("validation recordings have features made differently from the training recordings")
     else:
         train_seqs, val_seqs = split_sequences(train_seqs, config.val_fraction, config.seed)
-        counts["val_recordings"] = len({s.recording for s in val_seqs}) if len(train) > 1 else 0
     clf = fit(train_seqs, val_seqs, classes, config, background, spec, progress)
-    clf.info.update(counts)
+    frames = {s.recording: len(s) for s in train_seqs}
+    clf.info.update(
+        train_recordings=len(frames),
+        train_frames=int(sum(frames.values())),
+        val_recordings=len({s.recording for s in val_seqs}) if val or len(train) > 1 else 0,
+        val_split="given" if val else ("recordings held out" if len(train) > 1 else "last frames held out"),
+        left_out=dict(left_train + left_val),
+    )
     return clf
+
+
+def usable_recordings(recordings: Sequence[Recording], kind: str, features) -> tuple[list, list[tuple[str, str]]]:
+    """Recordings whose features can be read, and ``(name, reason)`` for the others (each warned about)."""
+    ok, left_out = [], []
+    for rec in recordings:
+        try:
+            check_features(rec, kind, features)
+            ok.append(rec)
+        except INPUT_ERRORS as err:
+            left_out.append((rec.name, str(err)))
+            warn_data(f"left out {rec.name!r}: its features cannot be used ({err})")
+    return ok, left_out

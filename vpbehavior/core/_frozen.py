@@ -1,6 +1,15 @@
-"""A read-only, picklable mapping for the frozen data model's dict fields (metadata, targets)."""
+"""Read-only building blocks of the frozen data model: private array copies and a picklable mapping."""
 
 from __future__ import annotations
+
+import numpy as np
+
+
+def readonly_array(array, dtype) -> np.ndarray:
+    """A private, read-only copy of ``array`` (so no caller can change it after validation)."""
+    array = np.array(array, dtype=dtype)
+    array.flags.writeable = False
+    return array
 
 
 class FrozenDict(dict):

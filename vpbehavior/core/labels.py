@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ._frozen import FrozenDict
+from ._frozen import FrozenDict, readonly_array
 from .errors import DataError
 from .names import FRAME_LEVEL
 
@@ -88,14 +88,6 @@ def _checked_targets(
     return FrozenDict(out)
 
 
-def _frozen(array: np.ndarray) -> np.ndarray:
-    """``array`` made read-only (a view when it is still writeable elsewhere)."""
-    if array.flags.writeable:
-        array = array.view()
-        array.flags.writeable = False
-    return array
-
-
 class BehaviorLabels:
     """Per-frame behavior labels for one recording (immutable: edits return new labels).
 
@@ -142,7 +134,7 @@ class BehaviorLabels:
         if background is not None and background not in classes:
             raise DataError(f"background class {background!r} is not in the vocabulary {classes}")
         set_ = object.__setattr__
-        set_(self, "values", _frozen(values.astype(np.int8, copy=False)))
+        set_(self, "values", readonly_array(values, np.int8))
         set_(self, "classes", classes)
         set_(self, "subjects", subjects)
         set_(self, "background", background)

@@ -11,15 +11,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ._frozen import FrozenDict
+from ._frozen import FrozenDict, readonly_array
 from .errors import DataError
 from .labels import BehaviorLabels, Bout, runs
-
-
-def _readonly(array, dtype) -> np.ndarray:
-    array = np.array(array, dtype=dtype)
-    array.flags.writeable = False
-    return array
 
 
 @dataclass(frozen=True, eq=False, repr=False)
@@ -58,9 +52,9 @@ class Predictions:
 
     def __post_init__(self) -> None:
         set_ = object.__setattr__
-        set_(self, "scores", _readonly(self.scores, np.float32))
-        set_(self, "calls", _readonly(self.calls, bool))
-        set_(self, "presence", _readonly(self.presence, bool))
+        set_(self, "scores", readonly_array(self.scores, np.float32))
+        set_(self, "calls", readonly_array(self.calls, bool))
+        set_(self, "presence", readonly_array(self.presence, bool))
         set_(self, "classes", tuple(self.classes))
         set_(self, "subjects", tuple(self.subjects))
         set_(self, "provenance", FrozenDict(dict(self.provenance)))
@@ -72,6 +66,11 @@ class Predictions:
             )
         if self.presence.shape != shape[:2]:
             raise DataError(f"predictions of {self.recording!r}: presence {self.presence.shape} != {shape[:2]}")
+        for what, names in (("class", self.classes), ("subject", self.subjects)):
+            if len(set(names)) != len(names):
+                raise DataError(f"predictions of {self.recording!r}: duplicate {what} names in {list(names)}")
+        if (self.calls & ~self.presence[..., None]).any():
+            raise DataError(f"predictions of {self.recording!r}: behaviors are called where the subject is absent")
         if self.background is not None and self.background not in self.classes:
             raise DataError(f"predictions of {self.recording!r}: background {self.background!r} is not a class")
 

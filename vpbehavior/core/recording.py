@@ -1,8 +1,8 @@
 """`Recording`: one video (or frame folder) with its subjects, pose, boxes, presence and labels.
 
 Both `Pose` and `Recording` are frozen: loaders validate once, and a changed recording is a new
-one (``dataclasses.replace(rec, split="test")`` or `Recording.replace`). Their arrays are stored
-read-only.
+one (`Recording.replace`, e.g. ``rec.replace(split="test")``). Their arrays are private read-only
+copies.
 """
 
 from __future__ import annotations
@@ -15,18 +15,10 @@ from pathlib import Path
 
 import numpy as np
 
-from ._frozen import FrozenDict
+from ._frozen import FrozenDict, readonly_array
 from .errors import DataError
 from .labels import BehaviorLabels
 from .names import FRAME_LEVEL
-
-
-def _readonly(array: np.ndarray | None, dtype) -> np.ndarray | None:
-    if array is None:
-        return None
-    array = np.array(array, dtype=dtype)  # always a private copy
-    array.flags.writeable = False
-    return array
 
 
 @dataclass(frozen=True, eq=False, repr=False)
@@ -55,7 +47,7 @@ class Pose:
 
     def __post_init__(self) -> None:
         set_ = object.__setattr__
-        points = _readonly(self.points, np.float32)
+        points = readonly_array(self.points, np.float32)
         if points.ndim != 4 or points.shape[-1] != 2:
             raise DataError(f"pose points must be [frames, subjects, keypoints, 2], got {points.shape}")
         set_(self, "points", points)
@@ -68,7 +60,7 @@ class Pose:
                 f"{len(self.subjects)} subjects x {len(self.keypoint_names)} keypoints"
             )
         if self.scores is not None:
-            scores = _readonly(self.scores, np.float32)
+            scores = readonly_array(self.scores, np.float32)
             if scores.shape != points.shape[:3]:
                 raise DataError(f"pose scores shape {scores.shape} != {points.shape[:3]}")
             set_(self, "scores", scores)
@@ -188,14 +180,15 @@ class Recording:
                 raise DataError(f"{where}: pose tracks {unknown} are not among the subjects {self.subjects}")
         expected = (self.n_frames, len(self.subjects))
         if self.boxes is not None:
-            boxes = _readonly(self.boxes, np.float32)
+            boxes = readonly_array(self.boxes, np.float32)
             if boxes.shape != (*expected, 4):
                 raise DataError(f"{where}: boxes shape {boxes.shape} != {(*expected, 4)}")
             set_(self, "boxes", boxes)
+        set_(self, "_presence_derived", self.presence is None)
         if self.presence is None:
-            set_(self, "presence", _readonly(self._derived_presence(), bool))
+            set_(self, "presence", readonly_array(self._derived_presence(), bool))
         else:
-            presence = _readonly(self.presence, bool)
+            presence = readonly_array(self.presence, bool)
             if presence.shape != expected:
                 raise DataError(f"{where}: presence shape {presence.shape} != {expected}")
             set_(self, "presence", presence)
@@ -221,7 +214,12 @@ class Recording:
         return self.n_frames / self.fps if self.fps else None
 
     def replace(self, **changes) -> Recording:
-        """A copy with some fields changed (validated again)."""
+        """A copy with some fields changed (validated again).
+
+        Presence that was derived from pose or boxes is derived again when they change.
+        """
+        if self._presence_derived and "presence" not in changes and ({"pose", "boxes", "n_frames"} & set(changes)):
+            changes["presence"] = None
         return dataclasses.replace(self, **changes)
 
     def subject_boxes(self, margin: float = 0.0) -> np.ndarray | None:

@@ -33,7 +33,7 @@ from pathlib import Path
 
 import numpy as np
 
-from vpbehavior._config import check_choices, option
+from vpbehavior._config import check_choices, check_range, option
 from vpbehavior.core import Recording
 from vpbehavior.core.errors import ConfigError, DataError, MissingFileError, VideoError
 from vpbehavior.reporting import Progress, progress_reporter, warn_data
@@ -69,11 +69,10 @@ class ExtractConfig:
     def __post_init__(self) -> None:
         check_choices(self)
         for name in ("clip_length", "stride", "size", "token_grid"):
-            if getattr(self, name) < 0:
-                raise ConfigError(f"{name.replace('_', '-')} must be >= 0, got {getattr(self, name)}")
-        for name in ("frame_step", "batch_size"):
-            if getattr(self, name) < 1:
-                raise ConfigError(f"{name.replace('_', '-')} must be >= 1, got {getattr(self, name)}")
+            check_range(self, name, 0, None)
+        for name in ("frame_step", "batch_size", "prefetch"):
+            check_range(self, name, 1, None)
+        check_range(self, "box_margin", 0, None)
 
     def resolved(self, model) -> ExtractConfig:
         """Fill defaults from the model and validate against it."""
@@ -81,11 +80,14 @@ class ExtractConfig:
         stride = self.stride or max(1, length // 2)
         size = self.size or model.image_size
         if size % model.patch_size:
-            raise ConfigError(f"input size {size} is not a multiple of the model's patch size {model.patch_size}")
+            raise ConfigError(f"--size {size} is not a multiple of the model's patch size {model.patch_size}")
         if stride > length:
-            raise ConfigError(f"stride {stride} > clip length {length} would leave frames without a clip")
+            raise ConfigError(f"--stride {stride} > clip length {length} would leave frames without a clip")
         token_grid = min(self.token_grid, size // model.patch_size)  # never finer than the model's own grid
-        return dataclasses.replace(self, clip_length=length, stride=stride, size=size, token_grid=token_grid)
+        device = resolve_device(self.device)
+        return dataclasses.replace(
+            self, clip_length=length, stride=stride, size=size, token_grid=token_grid, device=device
+        )
 
     def provenance(self) -> dict:
         """The fields that decide what the features are."""

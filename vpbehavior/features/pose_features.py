@@ -250,6 +250,8 @@ def recording_pose_features(recording: Recording, config: PoseFeatureConfig | No
     pose = recording.pose
     if pose is None:
         raise DataError(f"recording {recording.name!r} has no pose; pose features need keypoints")
+    if not pose.visible().any():
+        raise DataError(f"recording {recording.name!r}: its pose has no located keypoint in any frame")
     feats, _ = pose_features(pose, recording.fps, config)
     subjects = recording.subjects
     if tuple(pose.subjects) == tuple(subjects):

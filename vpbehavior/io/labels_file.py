@@ -14,6 +14,7 @@ subject the behavior is directed at (`Bout.target`), null when undirected. Versi
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 
@@ -22,6 +23,7 @@ import numpy as np
 from vpbehavior._files import atomic_write_text  # re-exported: importers used to find it here
 from vpbehavior.core import UNANNOTATED, BehaviorLabels, Bout, DataError, FormatError, MissingFileError
 from vpbehavior.core.labels import runs
+from vpbehavior.core.names import match_name, name_lookup
 
 FORMAT_NAME = "vpbehavior.behavior"
 SUFFIX = ".behavior.json"
@@ -67,6 +69,27 @@ def _bout(entry, version: int, source: str, i: int) -> Bout:
         raise DataError(f"bouts[{i}]: {err}", source, "bouts") from None
 
 
+def _spelled_as_declared(bouts: list[Bout], classes: list, subjects: list, source: str) -> list[Bout]:
+    """Bouts whose behavior and subject names match the declared ones by the core name rule, in their spelling."""
+    try:
+        class_names, subject_names = name_lookup(map(str, classes)), name_lookup(map(str, subjects))
+    except ValueError as err:
+        raise DataError(str(err), source, "classes") from None
+
+    def spelled(name: str | None, lookup: dict) -> str | None:
+        return None if name is None else (match_name(name, lookup) or name)
+
+    return [
+        dataclasses.replace(
+            b,
+            behavior=spelled(b.behavior, class_names),
+            subject=spelled(b.subject, subject_names),
+            target=spelled(b.target, subject_names),
+        )
+        for b in bouts
+    ]
+
+
 def labels_from_dict(obj: dict, source: str = "<dict>") -> BehaviorLabels:
     """Inverse of `labels_to_dict` (any readable version); errors name ``source`` and the field."""
     if not isinstance(obj, dict) or obj.get("format") != FORMAT_NAME:
@@ -90,6 +113,7 @@ def labels_from_dict(obj: dict, source: str = "<dict>") -> BehaviorLabels:
         if not isinstance(obj[key], list):
             raise DataError(f"{key!r} must be a list, got {type(obj[key]).__name__}", source, key)
     bouts = [_bout(entry, version, source, i) for i, entry in enumerate(obj["bouts"])]
+    bouts = _spelled_as_declared(bouts, obj["classes"], obj["subjects"], source)
     try:
         labels = BehaviorLabels.from_bouts(
             bouts, n_frames, obj["classes"], obj["subjects"], True, obj.get("background")

@@ -13,7 +13,8 @@ import argparse
 import json
 from pathlib import Path
 
-DEMO_FILES = ("demo_settings.json",)
+#: What marks a folder as the demo's own output (so a rerun may write into it).
+DEMO_MARKER = "data/demo_settings.json"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -52,7 +53,7 @@ def write_data(data: Path, settings: dict) -> None:
         ("test", settings["test_videos"], seed + 2),
     ):
         print(f"writing {n} synthetic {split} videos to {data / split}", flush=True)
-        make_experiment(data / split, n_videos=n, seed=split_seed, **synth)
+        make_experiment(data / split, n_videos=n, seed=split_seed, progress=True, **synth)
     marker.write_text(json.dumps(settings))
 
 
@@ -63,10 +64,14 @@ def _say(command: str) -> None:
 def main(args: argparse.Namespace) -> int:
     import vpbehavior as vpb
     from vpbehavior import ConfigError
+    from vpbehavior._outputs import check_output_folder
 
-    if min(args.train_videos, args.test_videos) < 1 or args.frames < 32 or args.size < 32:
-        raise ConfigError("the demo needs at least 1 training and 1 test video of 32+ frames and 32+ pixels")
-    out = Path(args.out)
+    if min(args.train_videos, args.test_videos) < 1 or args.frames < 32 or args.size < 64:
+        raise ConfigError("the demo needs at least 1 training and 1 test video of 32+ frames and --size 64 or more")
+    out = check_output_folder(args.out, "demo output", (DEMO_MARKER,))
+    random_weights = args.weights.startswith("random:")
+    encoder = vpb.load_encoder(args.weights, seed=args.seed)  # fails now, not after writing the data
+    extract = vpb.ExtractConfig(size=args.size if random_weights else 0, token_grid=2, batch_size=8).resolved(encoder)
     data, features = out / "data", out / "features"
     settings = {k: getattr(args, k) for k in ("frames", "size", "seed", "train_videos", "test_videos")}
     write_data(data, settings)
@@ -76,11 +81,11 @@ def main(args: argparse.Namespace) -> int:
     for rec in train.recordings[:2]:
         print(f"  {rec!r}")
 
-    random_weights = args.weights.startswith("random:")
-    encoder = vpb.load_encoder(args.weights, seed=args.seed)
-    extract = vpb.ExtractConfig(size=args.size if random_weights else 0, token_grid=2, batch_size=8)
     for split, dataset in (("train", train), ("test", test)):
-        _say(f"extract {data / split} --features {features} --weights {args.weights}")
+        _say(
+            f"extract {data / split} --features {features} --weights {args.weights} --seed {args.seed} "
+            f"--size {extract.size} --token-grid {extract.token_grid} --batch-size {extract.batch_size}"
+        )
         result = vpb.extract_features(dataset.recordings, encoder, extract, cache=features, progress=True)
         if result.failures:
             raise vpb.DataError("feature extraction failed: " + "; ".join(f"{n}: {e}" for n, e in result.failures))
@@ -89,7 +94,10 @@ def main(args: argparse.Namespace) -> int:
     for kind in ("pose", "video"):
         config = vpb.TrainConfig(kind=kind, head="mlp", hidden=64, lr=3e-3, batch_size=128, max_epochs=20)
         classifier_file = out / f"classifier_{kind}.safetensors"
-        _say(f"train {data / 'train'} --features {features} --kind {kind} --out {classifier_file}")
+        _say(
+            f"train {data / 'train'} --features {features} --kind {kind} --head {config.head} --hidden {config.hidden} "
+            f"--lr {config.lr:g} --train-batch-size {config.batch_size} --epochs {config.max_epochs} --out {classifier_file}"
+        )
         clf = vpb.train_classifier(train.recordings, config=config, features=features, progress=True)
         clf.save(classifier_file)
         report_dir = out / f"report_{kind}"

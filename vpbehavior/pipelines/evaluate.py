@@ -25,28 +25,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--force", action="store_true", help="write into --out even if it holds other files")
 
 
-def default_test_split(dataset) -> str:
-    """The dataset's test split ("test", or what the loader names, e.g. KABR's "val"); "all" when unsplit.
-
-    A dataset that has splits but no test split raises rather than silently scoring training data.
-    """
-    from vpbehavior import ConfigError
-
-    present = set(dataset.splits)
-    for candidate in (dataset.test_split, "test"):
-        if candidate in present:
-            return candidate
-    if present:
-        raise ConfigError(f"{dataset.root}: no test split among {sorted(present)}; pass --split NAME (or --split all)")
-    return "all"
-
-
 def main(args: argparse.Namespace) -> int:
     import vpbehavior
     from vpbehavior._outputs import check_output_folder
     from vpbehavior.api import select_split
-
-    from .train import usable_recordings
 
     if not 0 < args.iou <= 1:
         raise vpbehavior.ConfigError(f"--iou must lie in (0, 1], got {args.iou}")
@@ -55,17 +37,14 @@ def main(args: argparse.Namespace) -> int:
     dataset = vpbehavior.load(args.data, format=args.format)
     for failure in dataset.failures:
         print(f"skipped (failed to load): {failure}")
-    split = args.split or default_test_split(dataset)
+    split = args.split or vpbehavior.default_test_split(dataset)
     recordings = [r for r in select_split(dataset.recordings, split) if r.labels is not None]
     if not recordings:
         raise vpbehavior.DataError(f"{args.data}: no labelled recordings to evaluate in split {split!r}")
-    recordings, left_out = usable_recordings(recordings, clf.kind, args.features)
-    for name, reason in left_out:
-        print(f"left out (features unusable): {name}: {reason}")
-    if not recordings:
-        raise vpbehavior.DataError("no recording to evaluate has usable features; see the reasons above")
     report = vpbehavior.evaluate(clf, recordings, features=args.features, iou=args.iou, progress=True)
+    for name, reason in report.metrics["left_out"].items():
+        print(f"left out (features unusable): {name}: {reason}")
     files = report.write(out)
     print(report.summary())
     print(f"report: {files['report']}")
-    return 1 if left_out else 0
+    return 1 if report.metrics["left_out"] or dataset.failures else 0

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 
 from ._flags import FEATURES_HELP, add_config_flags, add_encoder_flags, config_from_args
 
@@ -22,7 +23,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def main(args: argparse.Namespace) -> int:
     import vpbehavior
-    from vpbehavior._outputs import check_output_folder
+    from vpbehavior._outputs import check_output_folder, write_failures
     from vpbehavior.api import select_split
 
     config = config_from_args(vpbehavior.ExtractConfig, args)
@@ -44,4 +45,9 @@ def main(args: argparse.Namespace) -> int:
     print(f"features of {len(result.paths)} of {len(recordings)} recordings in {args.features}")
     for name, err in result.failures:
         print(f"failed: {name}: {err}")
-    return 1 if result.failures else 0
+    failures = [(str(f.path), "load", f.error) for f in dataset.failures]
+    failures += [(name, "extract", err) for name, err in result.failures]
+    listed = write_failures(Path(args.features) / "failures.csv", failures)
+    if listed:
+        print(f"failures listed in {listed}")
+    return 1 if failures else 0

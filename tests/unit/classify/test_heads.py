@@ -116,7 +116,7 @@ def test_attention_probe_single_label_trains():
         tokens[np.arange(300), :, ids] += 3.0
         y = np.eye(3, dtype=np.int8)[ids]
         seqs.append(FeatureSequence(tokens, y, f"r{r}"))
-    cfg = TrainConfig(head="attention", window=5, max_epochs=6, lr=3e-3, dropout=0.0, mode="single")
+    cfg = TrainConfig(kind="tokens", head="attention", window=5, max_epochs=6, lr=3e-3, dropout=0.0, mode="single")
     clf = fit(seqs[:2], seqs[2:], ["bg", "x", "y"], cfg, background="bg")
     scores = clf.predict_scores(seqs[2].features)
     np.testing.assert_allclose(scores.sum(1), 1.0, rtol=1e-5)
@@ -175,6 +175,12 @@ def _rewrite(path, out, edit_meta=None, edit_tensors=None):
         ("a head of another width", lambda m: m["config"].update(hidden=64000), None, "shape"),
         ("unknown post-processing key", lambda m: m["postprocess"].update(wobble=1), None, "wobble"),
         ("newer format", lambda m: m.update(format_version=99), None, "version"),
+        ("thresholds of the wrong length", lambda m: m["postprocess"].update(thresholds=[0.5]), None, "thresholds"),
+        ("a threshold of 7", lambda m: m["postprocess"].update(thresholds=[7.0] * 3), None, "thresholds"),
+        ("a bad frame shape", lambda m: m.update(frame_shape=["x"]), None, "frame_shape"),
+        ("feature spec not an object", lambda m: m.update(feature_spec=[1]), None, "feature_spec"),
+        ("duplicate classes", lambda m: m.update(classes=["a", "a", "c"]), None, "repeats"),
+        ("zero std", None, lambda t: t["norm.std"].zero_(), "std"),
     ],
 )
 def test_hand_edited_classifier_files_give_one_line_naming_the_file(tmp_path, what, edit_meta, edit_tensors, needle):

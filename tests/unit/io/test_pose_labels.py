@@ -252,3 +252,22 @@ def test_pose_errors_are_data_errors(tmp_path):
     assert info.value.path == bad
     with pytest.raises(MissingFileError):
         load_pose_file(tmp_path / "missing.slp")
+
+
+def test_label_file_matches_names_by_the_core_rule(tmp_path):
+    import json
+
+    from vpbehavior.io.labels_file import load_labels
+
+    path = tmp_path / "m.behavior.json"
+    path.write_text(json.dumps({
+        "format": "vpbehavior.behavior", "version": 2, "n_frames": 10, "classes": ["attack", "wing threat"],
+        "subjects": ["animal1", "animal2"], "background": None,
+        "bouts": [[0, 3, "Animal1", "Attack ", "ANIMAL2"], [4, 6, "animal2", "Wing  Threat", None]],
+    }))  # fmt: skip
+    labels = load_labels(path)
+    assert labels.classes == ("attack", "wing threat")
+    assert [(b.subject, b.behavior, b.target) for b in labels.to_bouts()] == [
+        ("animal1", "attack", "animal2"),
+        ("animal2", "wing threat", None),
+    ]

@@ -70,7 +70,7 @@ def make_experiment(
     out_dir: str | Path,
     n_videos: int = 4,
     seed: int = 0,
-    progress: Progress = True,
+    progress: Progress = False,
     codec: str = "h264",
     video_options: dict | None = None,
     **config_overrides,
