@@ -82,7 +82,10 @@ def column_names(fh, key: str, path: Path) -> list[str]:
             n = int(group.attrs["axis0_nlevels"])
             return [_text(group[f"axis0_level{i}"].attrs.get("name", b"")) for i in range(n)]
         return [_text(group["axis0"].attrs.get("name", b""))]
-    info = plain_pickle(group.attrs["info"], path, "info") if "info" in group.attrs else {}
+    try:
+        info = plain_pickle(group.attrs["info"], path, "info") if "info" in group.attrs else {}
+    except DataError:
+        info = {}
     return [str(n) for n in (info.get(1, {}).get("names") or []) if n is not None]
 
 
@@ -141,7 +144,10 @@ def _read_table(group, key: str, path: Path) -> Frame:
         raise DataError(f"{path}: {key}/table is missing or not a pandas table (not in pandas' layout)", path=path)
     table = group["table"]
     data = table[()]
-    info = plain_pickle(group.attrs["info"], path, "info") if "info" in group.attrs else {}
+    try:  # only the level names come from here: a pandas version that pickled more is read without them
+        info = plain_pickle(group.attrs["info"], path, "info") if "info" in group.attrs else {}
+    except DataError:
+        info = {}
     blocks = plain_pickle(group.attrs["values_cols"], path, "values_cols")
     columns, parts = [], []
     for block in blocks:

@@ -16,7 +16,7 @@ from pathlib import Path, PurePosixPath
 import numpy as np
 
 from vpbehavior.core import FRAME_LEVEL, BehaviorLabels, Bout, DataError, FormatError, MissingFileError, Pose
-from vpbehavior.reporting import warn_data
+from vpbehavior.reporting import logger, warn_data
 
 
 def load_pose_file(path: str | Path, format: str | None = None):
@@ -492,6 +492,57 @@ def read_sleap_csv(path: str | Path, n_frames: int | None = None) -> Pose:
     return Pose(points, nodes, subjects, scores if has_scores else None)
 
 
+# ---------------------------------------------------------------------- SLEAP analysis HDF5 (without sleap-io)
+def read_sleap_analysis_h5(path: str | Path, n_frames: int | None = None) -> Pose:
+    """Pose from a SLEAP analysis HDF5 with h5py only: ``tracks`` in SLEAP's (tracks, 2, nodes, frames)
+    order, or the order its ``dims`` attribute names, or (frames, nodes, 2, tracks) when the file says it
+    is not transposed; ``node_names``, ``track_names`` (none: one untracked column), ``point_scores``
+    and ``edge_inds`` when present. Used when sleap-io cannot read a file (older exports)."""
+    import json
+
+    import h5py
+
+    path = Path(path)
+
+    def names(fh, key) -> list[str]:
+        return [x.decode() if isinstance(x, bytes) else str(x) for x in fh[key][()]] if key in fh else []
+
+    try:
+        with h5py.File(path, "r") as fh:
+            tracks = np.asarray(fh["tracks"][()], np.float32)
+            dims = fh["tracks"].attrs.get("dims")
+            order = json.loads(dims) if dims is not None else None
+            if order is None:
+                order = ["track", "xy", "node", "frame"] if fh.attrs.get("transpose", True) else None
+                order = order or ["frame", "node", "xy", "track"]
+            tracks = np.transpose(tracks, [order.index(d) for d in ("frame", "track", "node", "xy")])
+            scores = None
+            if "point_scores" in fh:
+                raw = np.asarray(fh["point_scores"][()], np.float32)
+                score_dims = fh["point_scores"].attrs.get("dims")
+                score_order = json.loads(score_dims) if score_dims is not None else [d for d in order if d != "xy"]
+                scores = np.transpose(raw, [score_order.index(d) for d in ("frame", "track", "node")])
+            nodes, track_names = names(fh, "node_names"), names(fh, "track_names")
+            edges = (
+                [tuple(int(v) for v in e) for e in np.asarray(fh["edge_inds"][()]).reshape(-1, 2)]
+                if "edge_inds" in fh
+                else []
+            )
+    except OSError as err:
+        raise DataError(f"unreadable HDF5 file ({err})", path) from err
+    except (KeyError, ValueError) as err:
+        raise DataError(f"not in SLEAP's analysis layout ({type(err).__name__}: {err})", path) from err
+    subjects = track_names if len(track_names) == tracks.shape[1] else [f"instance{i}" for i in range(tracks.shape[1])]
+    if n_frames is not None and tracks.shape[0] != n_frames:
+        if tracks.shape[0] > n_frames:
+            raise DataError(f"pose has {tracks.shape[0]} frames but the recording has {n_frames}", path)
+        pad = n_frames - tracks.shape[0]
+        tracks = np.concatenate([tracks, np.full((pad, *tracks.shape[1:]), np.nan, np.float32)])
+        if scores is not None:
+            scores = np.concatenate([scores, np.full((pad, *scores.shape[1:]), np.nan, np.float32)])
+    return Pose(tracks, nodes, _dedupe(subjects), scores, edges)
+
+
 # ---------------------------------------------------------------------- sniffing and the front door
 #: The pose file kinds `sniff_pose_file` tells apart, with the tool that writes each.
 POSE_KINDS = {
@@ -655,7 +706,15 @@ def read_pose(
         return PoseFile(path, kind, pose, fps=rate)
     if kind not in ("slp", "sleap_h5"):
         raise FormatError(f"{path}: not a pose file vpbehavior reads ({', '.join(POSE_KINDS.values())})", path=path)
-    labels = load_pose_file(path, "analysis_h5" if kind == "sleap_h5" else None)
+    if kind == "sleap_h5":
+        try:
+            labels = load_pose_file(path, "analysis_h5")
+        except DataError as err:  # e.g. an old SLEAP export without the score datasets sleap-io expects
+            pose = read_sleap_analysis_h5(path, n_frames)
+            logger.info("%s: read without sleap-io (%s)", path, err)
+            return PoseFile(path, kind, pose)
+    else:
+        labels = load_pose_file(path)
     sleap_video = _pick_sleap_video(labels, video, path)
     try:
         pose = pose_from_sleap(labels, n_frames=n_frames, video=sleap_video)

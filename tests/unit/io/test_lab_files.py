@@ -428,3 +428,21 @@ def test_dataset_readmes_describe_the_typed_fields_not_removed_metadata_keys():
         stale = [k for k in removed if f'metadata["{k}"]' in text or any(f"`{k}`" in ln for ln in metadata_rows)]
         assert not stale, (name, stale)
         assert "presence" in text and "test_split" in text, name
+
+
+def test_older_sleap_analysis_export_without_sleap_io_extras(tmp_path):
+    """SLEAP's own exports before sleap-io: no dims attributes, no tracking scores, no video path."""
+    import h5py
+
+    points = _points(9, 2)
+    points[3, 0] = np.nan
+    new = lab.write_sleap_analysis_h5(lab.sleap_labels(points, NODES, ["f1", "f2"], "x.mp4"), tmp_path / "new.h5")
+    lab.video(tmp_path / "clip.mp4", 9)
+    with h5py.File(new) as src, h5py.File(tmp_path / "clip.analysis.h5", "w") as dst:
+        for key in ("tracks", "track_occupancy", "point_scores", "track_names", "node_names"):
+            dst[key] = src[key][()]
+    new.unlink()
+    rec = vpbehavior.load(tmp_path)["clip"]
+    assert rec.subjects == ("f1", "f2") and rec.pose.keypoint_names == tuple(NODES)
+    np.testing.assert_allclose(rec.pose.points, points.astype(np.float32), atol=1e-4)
+    assert np.flatnonzero(~rec.presence[:, 0]).tolist() == [3]
