@@ -1,4 +1,15 @@
-"""sleap-io bridge: pose files (SLEAP .slp, DeepLabCut .h5/.csv, ...) and behavior events.
+"""Pose files of every tool, and the sleap-io bridge for pose and behavior events.
+
+`read_pose` reads any pose file as the pose of one video; `sniff_pose_file` tells them apart by
+content (not by name), so a SLEAP analysis CSV is pose and never a label table:
+
+* SLEAP ``.slp`` (and labels saved as ``.h5``) through sleap-io; its behavior events become labels;
+* SLEAP analysis HDF5 (``tracks`` / ``node_names``) through sleap-io, or with h5py for older exports;
+* SLEAP analysis CSV (``track, frame_idx, instance.score, <node>.x, <node>.y, <node>.score``);
+* DeepLabCut tables (`read_dlc`): ``.csv`` and ``.h5`` in pandas' "table" and "fixed" layouts (keys
+  "df_with_missing" and "tracks"), single- and multi-animal, labeled data, read with h5py (pandas'
+  pickled metadata decoded by an unpickler that refuses every class);
+* NWB with ndx-pose (`vpbehavior.io.nwb`, needs the ``nwb`` extra).
 
 Bouts round-trip to sleap-io's behavior events (sleap-io >= 0.9), so labels can live in
 the same .slp file as the pose. sleap-io events are inclusive ``[start_frame, end_frame]``;
