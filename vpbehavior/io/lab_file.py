@@ -134,6 +134,8 @@ def load_file(
         raise MissingFileError(f"{path}: no such file", path=path)
     tracks, merge_tracks = check_tracks(tracks), check_merge_tracks(merge_tracks)
     cand = classify(path)
+    if cand is None and path.suffix.lower() == ".nwb":
+        raise FormatError(f"{path}: an NWB file without ndx-pose pose estimation (PoseEstimation) to load", path=path)
     if cand is None:
         raise FormatError(
             f"{path}: not a pose or label file vpbehavior reads (SLEAP .slp / analysis .h5 / .csv, DeepLabCut "
@@ -173,7 +175,7 @@ def detect_lab_file(path: Path) -> float:
         return 0.0
     cand = classify(path)
     if cand is None:
-        return 0.0
+        return 0.2 if path.suffix.lower() == ".nwb" else 0.0  # an NWB file: say it holds no pose
     if cand.role == "pose":
         return 0.7
     return {"behavior_json": 0.9, "boris_events": 0.7, "boris_aggregated": 0.7, "boris_binary": 0.55}.get(

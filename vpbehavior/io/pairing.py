@@ -527,8 +527,6 @@ def _unrecognized_reason(path: Path, by_dir: dict[Path, dict[str, Path]]) -> str
     suffix = path.suffix.lower()
     if suffix == ".nwb":
         return "an NWB file without ndx-pose pose estimation (PoseEstimation), so not a pose file"
-    if suffix in (".slp",):
-        return "not a SLEAP labels file that sleap-io reads"
     if suffix in (".csv", ".tsv") and path.parent in by_dir:
         return (
             "not recognized as a pose or label file (expected DeepLabCut's scorer/bodyparts/coords header, SLEAP's "

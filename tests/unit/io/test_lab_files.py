@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 import vpbehavior
-from vpbehavior.core import Bout, ConfigError, DataError, MissingFileError
+from vpbehavior.core import Bout, ConfigError, DataError, FormatError, MissingFileError
 from vpbehavior.io.labels_file import save_labels
 from vpbehavior.io.registry import detect_format
 from vpbehavior.reporting import DataWarning
@@ -408,12 +408,19 @@ def test_nwb_pose_next_to_a_video_and_alone(tmp_path, monkeypatch):
     rec = vpbehavior.load(tmp_path / "dlc")[0]
     assert rec.subjects == ("ind1", "ind2") and rec.pose.keypoint_names == ("snout", "tail") and rec.n_frames == 12
     np.testing.assert_allclose(rec.pose.points, mice.astype(np.float32), rtol=1e-6)
+    import h5py
+
+    with h5py.File(tmp_path / "other" / "ephys.nwb", "w") as fh:  # an NWB file without pose
+        fh.create_group("acquisition")
+    with pytest.raises(FormatError, match="without ndx-pose pose estimation"):
+        vpbehavior.load(tmp_path / "other" / "ephys.nwb")
+    assert "without ndx-pose" in _by_name(vpbehavior.load(tmp_path / "other").unpaired)["ephys.nwb"]
     from vpbehavior.io import nwb
 
     monkeypatch.setattr(nwb, "nwb_available", lambda: False)  # as without the nwb extra
     with pytest.warns(DataWarning, match=r"pip install 'vpbehavior\[nwb\]'"):
         ds = vpbehavior.load(tmp_path)
-    assert ds["arena"].pose is None and "pynwb and ndx-pose" in ds.unpaired[0].reason
+    assert ds["arena"].pose is None and "pynwb and ndx-pose" in _by_name(ds.unpaired)["sub-01_ses-01_behavior.nwb"]
     with pytest.raises(nwb.MissingDependencyError, match=r"pip install 'vpbehavior\[nwb\]'"):
         vpbehavior.load(tmp_path / "sub-01_ses-01_behavior.nwb")
 
