@@ -11,6 +11,8 @@ checked against real files rather than against our own idea of them.
 * SLEAP predictions, analysis HDF5 and analysis CSV through sleap-io.
 * NWB pose files through pynwb and ndx-pose, laid out as DANDI holds them (one
   ``PoseEstimation`` per animal in the "behavior" processing module).
+
+The content is synthetic: every writer puts the ``SYNTHETIC.txt`` marker in the folder it writes to.
 """
 
 from __future__ import annotations
@@ -20,6 +22,8 @@ from pathlib import Path
 
 import numpy as np
 
+from vpbehavior.testing import mark_synthetic
+
 DLC_SCORER = "DLC_resnet50_openfieldJan1shuffle1_100000"
 
 
@@ -28,6 +32,7 @@ def video(path: str | Path, n_frames: int = 20, fps: float = 10.0, size: tuple[i
     from vpbehavior.io.video import write_video
 
     h, w = size
+    mark_synthetic(Path(path).parent)
     frames = (np.full((h, w, 3), 9 * i % 255, np.uint8) for i in range(n_frames))
     return write_video(Path(path), frames, fps=fps, codec="mp4v")
 
@@ -68,7 +73,7 @@ def dlc_frame(
 def write_dlc_h5(df, path: str | Path, key: str = "df_with_missing", layout: str = "table") -> Path:
     """``df.to_hdf`` as DeepLabCut calls it: ``layout="table"`` (analysis, tracks) or ``"fixed"`` (labeled data)."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
+    mark_synthetic(path.parent)
     if layout == "table":
         df.to_hdf(path, key=key, format="table", mode="w")
     else:
@@ -79,7 +84,7 @@ def write_dlc_h5(df, path: str | Path, key: str = "df_with_missing", layout: str
 def write_dlc_csv(df, path: str | Path) -> Path:
     """``df.to_csv(path)``, DeepLabCut's CSV (header rows scorer, [individuals,] bodyparts, coords)."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
+    mark_synthetic(path.parent)
     df.to_csv(path)
     return path
 
@@ -125,6 +130,7 @@ def write_sleap_analysis_h5(labels, path: str | Path, labels_path: str | None = 
     """SLEAP's analysis HDF5 (sleap-io, SLEAP's own "matlab" axis order)."""
     import sleap_io as sio
 
+    mark_synthetic(Path(path).parent)
     sio.save_analysis_h5(labels, str(path), labels_path=labels_path)
     return Path(path)
 
@@ -133,6 +139,7 @@ def write_sleap_analysis_csv(labels, path: str | Path) -> Path:
     """SLEAP's analysis CSV (sleap-io's "sleap" format: track, frame_idx, instance.score, node.x/.y/.score)."""
     import sleap_io as sio
 
+    mark_synthetic(Path(path).parent)
     sio.save_csv(labels, str(path), format="sleap")
     return Path(path)
 
@@ -169,6 +176,7 @@ def write_nwb_pose(
     points = np.asarray(points, float)
     n, s, k, _ = points.shape
     confidence = np.full((n, s, k), 0.9) if confidence is None else np.asarray(confidence, float)
+    mark_synthetic(Path(path).parent)
     nwbfile = NWBFile(
         session_description="pose",
         identifier=str(uuid.uuid4()),
