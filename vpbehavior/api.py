@@ -46,6 +46,7 @@ _LAZY = {
     "verify_video": "vpbehavior.io.video",
     "VIDEO_SUFFIXES": "vpbehavior.io.video",
     "make_experiment": "vpbehavior.io.synthetic",
+    "parse_track_options": "vpbehavior.io.tracks",
     "pretrain": "vpbehavior.pretrain",
     "finetune": "vpbehavior.pretrain",
     "read_provenance": "vpbehavior.pretrain",

@@ -95,3 +95,28 @@ def add_encoder_flags(parser: argparse.ArgumentParser, default: str | None) -> N
     shown = default or "the protocol's"
     parser.add_argument("--weights", default=default, help=f"{WEIGHTS_HELP} (default: {shown})")
     parser.add_argument("--seed", type=int, default=0, help="seed of random:<config> weights (default: 0)")
+
+
+def add_loading_flags(parser: argparse.ArgumentParser) -> None:
+    """``--format``, ``--tracks`` and ``--merge-tracks``: how a command reads its DATA, the same everywhere."""
+    parser.add_argument("--format", default="auto", help="dataset format (default: auto, detected from the files)")
+    parser.add_argument(
+        "--tracks", type=int, default=None, metavar="N",
+        help="keep the N longest pose tracks of each recording (fragmented tracking; default: all tracks)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--merge-tracks", default=None, metavar="FILE.json",
+        help='merge pose tracks by a JSON mapping {"track": "subject"} or {"recording": {...}} (default: none)',
+    )  # fmt: skip
+
+
+def load_data(args: argparse.Namespace):
+    """`vpbehavior.load` of ``args.data`` (or ``args.path``) with the loading flags; prints what failed to load."""
+    import vpbehavior
+
+    options = vpbehavior.parse_track_options(args.tracks, args.merge_tracks)
+    path = getattr(args, "data", None) or args.path
+    dataset = vpbehavior.load(path, format=args.format, **options)
+    for failure in dataset.failures:
+        print(f"skipped (failed to load): {failure}")
+    return dataset

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from ._flags import FEATURES_HELP
+from ._flags import FEATURES_HELP, add_loading_flags, load_data
 
 REPORT_FILES = ("report.json",)
 
@@ -16,7 +16,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--features", default=None, help=FEATURES_HELP + "; needed for video feature kinds (default: none)"
     )
     parser.add_argument("--out", required=True, help="report folder to write")
-    parser.add_argument("--format", default="auto", help="dataset format (default: detect from the files)")
+    add_loading_flags(parser)
     parser.add_argument(
         "--split", default=None,
         help="split to evaluate (default: the dataset's test split; all recordings when it has no splits)",
@@ -34,9 +34,7 @@ def main(args: argparse.Namespace) -> int:
         raise vpbehavior.ConfigError(f"--iou must lie in (0, 1], got {args.iou}")
     out = check_output_folder(args.out, "evaluation report", REPORT_FILES, args.force)
     clf = vpbehavior.load_classifier(args.classifier)
-    dataset = vpbehavior.load(args.data, format=args.format)
-    for failure in dataset.failures:
-        print(f"skipped (failed to load): {failure}")
+    dataset = load_data(args)
     split = args.split or vpbehavior.default_test_split(dataset)
     recordings = [r for r in select_split(dataset.recordings, split) if r.labels is not None]
     if not recordings:

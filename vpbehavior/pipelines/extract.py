@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from ._flags import FEATURES_HELP, add_config_flags, add_encoder_flags, config_from_args
+from ._flags import FEATURES_HELP, add_config_flags, add_encoder_flags, add_loading_flags, config_from_args, load_data
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -13,7 +13,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
     parser.add_argument("data", help="a dataset folder, split folder, recording or video")
     parser.add_argument("--features", required=True, help=FEATURES_HELP + " to write (HDF5 per recording)")
-    parser.add_argument("--format", default="auto", help="dataset format (default: detect from the files)")
+    add_loading_flags(parser)
     parser.add_argument("--split", default="all", help="only recordings of this split (default: all)")
     parser.add_argument("--overwrite", action="store_true", help="recompute even up-to-date caches")
     g = parser.add_argument_group("encoder and extraction")
@@ -28,9 +28,7 @@ def main(args: argparse.Namespace) -> int:
 
     config = config_from_args(vpbehavior.ExtractConfig, args)
     check_output_folder(args.features, "feature cache", markers=(), force=True)
-    dataset = vpbehavior.load(args.data, format=args.format)
-    for failure in dataset.failures:
-        print(f"skipped (failed to load): {failure}")
+    dataset = load_data(args)
     recordings = [r for r in select_split(dataset.recordings, args.split) if r.video is not None]
     if not recordings:
         raise vpbehavior.DataError(f"{args.data}: no recordings with a video to extract features from")

@@ -6,10 +6,12 @@ import argparse
 import json
 from pathlib import Path
 
+from ._flags import add_loading_flags
+
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("path", help="a video, a frame folder, a label/pose file or a dataset folder")
-    parser.add_argument("--format", default="auto", help="dataset format (default: detect from the files)")
+    add_loading_flags(parser)
     parser.add_argument("--json", action="store_true", help="print one JSON object instead of a table")
     parser.add_argument("--recordings", action="store_true", help="also list every recording and its files")
     parser.add_argument("--verify", action="store_true", help="decode every frame of a single video to find damage")
@@ -21,7 +23,7 @@ def _is_video_file(path: Path) -> bool:
     return path.is_file() and path.suffix.lower() in VIDEO_SUFFIXES
 
 
-def inspect_path(path: str | Path, format: str = "auto", verify: bool = False) -> dict:
+def inspect_path(path: str | Path, format: str = "auto", verify: bool = False, **options) -> dict:
     """The summary object printed by ``inspect --json``.
 
     Keys: format, path, recordings, labelled_recordings, frames, annotated_cells, subjects,
@@ -39,10 +41,10 @@ def inspect_path(path: str | Path, format: str = "auto", verify: bool = False) -
             from vpbehavior.api import verify_video
 
             info["verified"] = verify_video(path, progress=True)
-        summary = vpbehavior.load(path, format="folder").summary()
+        summary = vpbehavior.load(path, format="folder", **options).summary()
         summary.update(format="video", video=info)
         return summary
-    return vpbehavior.load(path, format=format).summary()
+    return vpbehavior.load(path, format=format, **options).summary()
 
 
 def _video_lines(info: dict) -> list[str]:
@@ -94,17 +96,21 @@ def format_table(summary: dict, with_recordings: bool) -> str:
             if "pose_file" in sources or "label_files" in sources:
                 lines.append(f"    pose:   {pose or 'none found'}")
                 lines.append(f"    labels: {', '.join(map(str, labels)) if labels else 'none found'}")
-            partial = {s: n for s, n in rec.get("present_frames", {}).items() if n < rec["frames"]}
-            if len(partial) > 6:
-                rare = sum(n < 0.1 * rec["frames"] for n in partial.values())
+            tracks = rec.get("tracks") or {}
+            partial = {t: n for t, n in (tracks.get("present_frames") or {}).items() if n < rec["frames"]}
+            if tracks.get("fragmented"):
                 lines.append(
-                    f"    present: {len(partial)} of {len(rec['subjects'])} subjects are missing in some frames; "
-                    f"{rare} are present in under 10% of the frames (fragmented tracks?)"
+                    f"    tracks: {tracks['count']} pose tracks but at most {tracks['together']} at a time: fragmented "
+                    "tracking (keep the longest with --tracks N, or merge with --merge-tracks FILE.json)"
                 )
             elif partial:
-                lines.append(
-                    "    present in: " + ", ".join(f"{s} {n} of {rec['frames']} frames" for s, n in partial.items())
-                )
+                lines.append("    tracks present in: " + ", ".join(f"{t} {n} frames" for t, n in partial.items()))
+    fragmented = [r["name"] for r in recs if (r.get("tracks") or {}).get("fragmented")]
+    if fragmented and not (with_recordings or len(recs) == 1):
+        lines.append(
+            f"fragmented tracks in {len(fragmented)} recording(s) ({', '.join(fragmented[:3])}); see --recordings, "
+            "and --tracks N or --merge-tracks FILE.json"
+        )
     for key, title in (("unpaired", "not paired with a video"), ("skipped", "skipped (not recordings)")):
         if summary.get(key):
             lines.append(f"{title} ({len(summary[key])}):")
@@ -116,7 +122,10 @@ def format_table(summary: dict, with_recordings: bool) -> str:
 
 
 def main(args: argparse.Namespace) -> int:
-    summary = inspect_path(args.path, args.format, args.verify)
+    import vpbehavior
+
+    options = vpbehavior.parse_track_options(args.tracks, args.merge_tracks)
+    summary = inspect_path(args.path, args.format, args.verify, **options)
     if args.json:
         print(json.dumps(summary, indent=1))
     else:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from ._flags import FEATURES_HELP, add_config_flags
+from ._flags import FEATURES_HELP, add_config_flags, add_loading_flags, load_data
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -15,7 +15,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--features", default=None, help=FEATURES_HELP + "; needed for video feature kinds (default: none)"
     )
-    parser.add_argument("--format", default="auto", help="dataset format (default: detect from the files)")
+    add_loading_flags(parser)
     parser.add_argument(
         "--split", default=None, help="training split (default: 'train' if the data has splits, else all)"
     )
@@ -34,9 +34,7 @@ def main(args: argparse.Namespace) -> int:
 
     config = config_from_args(vpbehavior.TrainConfig, args)
     out = check_output_file(args.out, "vpbehavior classifier", is_classifier_file, args.force)
-    dataset = vpbehavior.load(args.data, format=args.format)
-    for failure in dataset.failures:
-        print(f"skipped (failed to load): {failure}")
+    dataset = load_data(args)
     train, val = vpbehavior.training_splits(dataset, args.split, args.val_split)
     clf = vpbehavior.train_classifier(train, val or None, config, features=args.features, progress=True)
     clf.save(out)
