@@ -29,6 +29,8 @@ SUBCOMMANDS: list[tuple[str, str, str]] = [
         "vpbehavior.pipelines.benchmark",
         "run a paper benchmark protocol (flyvsfly, calms21, chimpact, kabr)",
     ),
+    ("score", "vpbehavior.pipelines.score", "score every video of a folder: predictions, bouts, ethograms, summary"),
+    ("export", "vpbehavior.pipelines.export", "export predictions to BORIS, sleap-io (.slp), NWB or CSV"),
     ("pretrain", "vpbehavior.pipelines.pretrain", "pretrain the encoder: stage1 (video-text), stage2 (distillation)"),
     ("finetune", "vpbehavior.pipelines.finetune", "fine-tune the encoder and a head end to end on labelled clips"),
 ]
