@@ -20,7 +20,7 @@ class LoadFailure:
     error: str
 
     def __str__(self) -> str:
-        return f"{self.path}: {self.error}"
+        return self.error if self.error.startswith(str(self.path)) else f"{self.path}: {self.error}"
 
 
 @dataclass(frozen=True)

@@ -123,8 +123,8 @@ def _frame_files(video: Path) -> list[str] | None:
     return [p.name for p in sorted(files, key=lambda p: (natural_sort_key(p.name), p.name))]
 
 
-def _pose_for(files: RecordingFiles, n_frames: int, fps: float | None, name: str, tracks, merge_tracks):
-    """(pose, the pose file read, what became of each original track)."""
+def _pose_for(files: RecordingFiles, n_frames: int, fps: float | None):
+    """(pose, the pose file read): the pose files of one video, read and side by side."""
     from vpbehavior.io.pose import combine_poses, read_pose, warn_if_no_points
 
     path = files.pose[0]
@@ -138,9 +138,8 @@ def _pose_for(files: RecordingFiles, n_frames: int, fps: float | None, name: str
             other, n_frames, video=files.video, frame_files=frame_files, fps=fps, kind=files.kinds.get(other)
         )
         pose = combine_poses(pose, more.pose, f"{path.name} and {other.name}")
-    pose, fate = apply_track_options(pose, tracks, merge_tracks, name)
     warn_if_no_points(pose, path)
-    return pose, pose_file, fate
+    return pose, pose_file
 
 
 def _event_labels(pose_file, pose, fate, files: RecordingFiles, n_frames: int):
@@ -211,8 +210,9 @@ def build_recording(
 ) -> Recording:
     """One `Recording` from a video and its paired pose / label files.
 
-    A label file (or the behavior events of a .slp file) that cannot be used is appended to
-    ``failures`` with its error and left out (warned about); without ``failures`` it raises.
+    A pose or label file (or the behavior events of a .slp file) that cannot be used is appended
+    to ``failures`` with its error and left out (warned about), so the video still loads; without
+    ``failures`` it raises.
     ``tracks`` / ``merge_tracks`` are applied to the pose (see `vpbehavior.io.tracks`).
     """
     if not files.video.exists():
@@ -222,7 +222,15 @@ def build_recording(
     n_frames, rate = int(info["n_frames"]), info["fps"]
     pose, pose_file, fate = None, None, {}
     if files.pose:
-        pose, pose_file, fate = _pose_for(files, n_frames, rate, name, tracks, merge_tracks)
+        try:
+            pose, pose_file = _pose_for(files, n_frames, rate)
+        except INPUT_ERRORS as err:  # a broken pose file costs the pose, not the video
+            if failures is None:
+                raise
+            failures.append(LoadFailure(files.pose[0], str(err)))
+            warn_data(f"{err}; {files.video} is loaded without pose", stacklevel=3)
+        else:  # the user's track options: a mistake there fails the recording
+            pose, fate = apply_track_options(pose, tracks, merge_tracks, name)
     subjects = list(pose.subjects) if pose is not None else []
     parts, used = [], []
 

@@ -322,7 +322,8 @@ def test_deeplabcut_h5_prefers_csv_twin_and_never_runs_embedded_code(tmp_path):
     with h5py.File(tmp_path / "cDLC_resnet50_x.h5", "a") as fh:
         fh["df_with_missing/table"].attrs["values_block_0_kind"] = np.bytes_(payload)
     ds = vpbehavior.load(tmp_path)
-    assert [r.name for r in ds] == ["a"] and ds["a"].pose.points.shape == (8, 1, 2, 2)
+    assert [r.name for r in ds] == ["a", "b", "c"] and ds["a"].pose.points.shape == (8, 1, 2, 2)
+    assert ds["b"].pose is None and ds["c"].pose is None  # a broken pose file costs the pose, not the video
     assert ds["a"].metadata["pose_file"].endswith("aDLC_resnet50_x.csv")  # the file actually read
     assert [Path(f.path).name for f in ds.skipped] == ["aDLC_resnet50_x.h5"] and "csv" in ds.skipped[0].reason
     errors = sorted(f.error for f in ds.failures)
@@ -352,7 +353,7 @@ def test_unreadable_deeplabcut_h5_is_reported_not_ignored(tmp_path):
     _video(tmp_path / "a.mp4", 8)
     (tmp_path / "aDLC_resnet50_x.h5").write_bytes(b"\x89HDF\r\n garbage")
     ds = vpbehavior.load(tmp_path)
-    assert not ds.recordings and len(ds.failures) == 1
+    assert ds["a"].pose is None and len(ds.failures) == 1  # the video loads; the pose file is reported
     assert "aDLC_resnet50_x.h5" in ds.failures[0].error
 
 
@@ -444,3 +445,20 @@ def test_merge_keeps_targets_and_background():
     assert [(x.start, x.stop, x.target) for x in merged.to_bouts()] == [(0, 2, "m2"), (3, 5, "m2")]
     c = BehaviorLabels.from_bouts([Bout(0, 2, "m2", "chase", target="m1")], 5, ["chase"], ["m1", "m2"])
     assert lf.align_subjects(c, ["M1", "M2"], "src").targets == {("M2", "chase"): "M1"}
+
+
+def test_a_broken_pose_file_costs_the_pose_not_the_video(tmp_path):
+    import warnings
+
+    import vpbehavior
+    from vpbehavior.io.synthetic import SyntheticConfig, write_recording
+
+    write_recording(SyntheticConfig(height=64, width=64, n_frames=20, seed=0), tmp_path, "m1")
+    (tmp_path / "m1.slp").write_bytes(b"garbage, not HDF5")
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        ds = vpbehavior.load(tmp_path)
+    rec = ds["m1"]
+    assert rec.n_frames == 20 and rec.pose is None and rec.labels is not None  # labels from the .behavior.json
+    assert [f.path.name for f in ds.failures] == ["m1.slp"] and "could not read pose file" in ds.failures[0].error
+    assert any("loaded without pose" in str(w.message) for w in caught)
