@@ -9,7 +9,7 @@ from __future__ import annotations
 import argparse
 import signal
 
-from ._flags import add_config_flags, config_from_args
+from ._flags import add_config_flags, add_loading_flags, config_from_args
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -27,7 +27,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--summarize", default=None, metavar="OUT",
         help="only rebuild OUT's summary.csv, failures.csv and report.html from its predictions (default: off)",
     )  # fmt: skip
-    add_config_flags(parser.add_argument_group("scoring"), ScoreConfig)
+    add_loading_flags(parser)
+    add_config_flags(parser.add_argument_group("scoring"), ScoreConfig, exclude=("format", "tracks"))
 
 
 def _interrupt(signum, frame):  # SIGTERM (scancel, a job's time limit) unwinds like Ctrl-C: no half-written file
@@ -49,7 +50,8 @@ def main(args: argparse.Namespace) -> int:
                if value is None]  # fmt: skip
     if missing:
         raise vpbehavior.ConfigError(f"score needs {', '.join(missing)} (or --summarize OUT)")
-    config = config_from_args(ScoreConfig, args)
+    options = vpbehavior.parse_track_options(args.tracks, args.merge_tracks)
+    config = config_from_args(ScoreConfig, args, base={"format": args.format, **options})
     previous = signal.signal(signal.SIGTERM, _interrupt)
     try:
         result = score(args.data, args.classifier, args.out, config, progress=True)

@@ -36,14 +36,18 @@ class ScoreConfig:
     workers: int = option(0, "worker processes on this machine (0: one per visible GPU with cuda, else 1)")
     shard: str | None = option(
         None,
-        "score only part i of n of the videos (i/n, 0-based; every n-th by sorted path). "
-        "Default: from SLURM_ARRAY_TASK_ID / SLURM_ARRAY_TASK_COUNT when set, else all",
+        "score only part i of n of the videos (i/n, 0-based: every n-th of them sorted by path) (default: "
+        "from SLURM_ARRAY_TASK_ID / SLURM_ARRAY_TASK_COUNT when set, else all)",
     )
-    tracks: int | None = option(
-        None, "keep the N pose tracks present in the most frames (fragmented tracking; folder data; default: all)"
+    tracks: int | None = option(None, "keep the N pose tracks present in the most frames (default: all tracks)")
+    merge_tracks: dict | None = option(
+        None, "merge pose tracks: {track: subject} or {recording: {track: subject}}", cli=False
     )
     batch_size: int = option(4, "clips per encoder call")
-    export: str = option("", f"also export every video's predictions: a comma-separated list of {EXPORT_FORMATS}")
+    export: str = option(
+        "",
+        f"also export every video's predictions: a comma-separated list of {', '.join(EXPORT_FORMATS)} (default: none)",
+    )
     overwrite: bool = option(False, "recompute predictions that are complete and current")
     lock_timeout: float = option(
         600.0, "seconds without a heartbeat after which another host's claim on a video is taken over"
@@ -54,8 +58,11 @@ class ScoreConfig:
             raise ConfigError(f"workers must be >= 0, got {self.workers}")
         if self.batch_size < 1:
             raise ConfigError(f"batch-size must be >= 1, got {self.batch_size}")
-        if self.tracks is not None and self.tracks < 1:
-            raise ConfigError(f"tracks must be >= 1, got {self.tracks}")
+        if self.tracks is not None or self.merge_tracks is not None:
+            from vpbehavior.io.tracks import check_merge_tracks, check_tracks
+
+            check_tracks(self.tracks)
+            object.__setattr__(self, "merge_tracks", check_merge_tracks(self.merge_tracks))
         if self.lock_timeout <= 0:
             raise ConfigError(f"lock-timeout must be > 0 seconds, got {self.lock_timeout}")
         if not self.pattern:
@@ -63,6 +70,11 @@ class ScoreConfig:
         self.exports  # noqa: B018 - validates
         if self.shard is not None:
             Shard.parse(self.shard)
+
+    @property
+    def load_options(self) -> dict:
+        """The track options as `vpbehavior.load` takes them (only those given)."""
+        return {k: v for k, v in (("tracks", self.tracks), ("merge_tracks", self.merge_tracks)) if v is not None}
 
     @property
     def exports(self) -> tuple[str, ...]:

@@ -56,6 +56,7 @@ class ScoreContext:
     lock_timeout: float = 600.0
     heartbeat: float = 30.0
     tracks: int | None = None
+    merge_tracks: dict | None = None
 
     @property
     def needs_encoder(self) -> bool:
@@ -190,7 +191,7 @@ class Scorer:
             "pose_features": clf.feature_spec.get("pose"),
             "postprocess": clf.postprocess.to_dict(),
             "inputs": inputs,
-            "settings": {"tracks": self.ctx.tracks},
+            "settings": {"tracks": self.ctx.tracks, "merge_tracks": self.ctx.merge_tracks},
             "device": str(ctx.device).split(":")[0],
             "vpbehavior": __version__,
         }

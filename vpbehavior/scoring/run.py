@@ -61,6 +61,7 @@ def score_info(data, config: ScoreConfig, clf, clf_path: Path, sha: str) -> dict
         "data": str(Path(data).resolve()),
         "pattern": config.pattern,
         "tracks": config.tracks,
+        "merge_tracks": config.merge_tracks,
         "classifier": {
             "path": str(clf_path.resolve()),
             "sha256": sha,
@@ -113,6 +114,7 @@ def score(
 
     from .export import require_nwb
 
+    started = time.time()  # predictions finished after this were made by another run
     config = config or ScoreConfig()
     exports = config.exports
     if "nwb" in exports:
@@ -141,11 +143,11 @@ def score(
         extraction=clf.feature_spec.get("extraction") if needs else None, weights=config.weights, device=device,
         batch_size=config.batch_size, exports=exports, overwrite=config.overwrite, lock_timeout=config.lock_timeout,
         heartbeat=min(30.0, config.lock_timeout / 4), tracks=config.tracks,
+        merge_tracks=config.merge_tracks,
     )  # fmt: skip
     out.mkdir(parents=True, exist_ok=True)
     n_workers, devices = _workers(config, device)
     result = ScoreResult(out, shard=shard)
-    started = time.time()
     with progress_reporter(progress, "score", len(mine), "video") as bar:
         if n_workers <= 1 or len(mine) <= 1:
             _run_inline(Scorer(ctx, clf, model), mine, started, progress, bar, result)
@@ -204,8 +206,8 @@ def _init_worker(ctx: ScoreContext, devices: list[str], counter, queue, threads:
     device = devices[index % len(devices)]
     if device.startswith("cuda"):
         torch.cuda.set_device(torch.device(device))
-    else:
-        torch.set_num_threads(threads)
+    else:  # share the cores; never more threads than the user allows (OMP_NUM_THREADS)
+        torch.set_num_threads(max(1, min(threads, torch.get_num_threads())))
     _QUEUE = queue
     _WORKER = Scorer(dataclasses.replace(ctx, device=device))
     if ctx.needs_encoder:

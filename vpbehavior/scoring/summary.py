@@ -133,7 +133,9 @@ def rebuild_summary(
     }
     with FileLock(out / STATE_DIR / "summary.lock", stale_after_s=lock_timeout):
         if info is not None:
-            atomic_write_text(files["score"], json.dumps(info, indent=1, sort_keys=True, allow_nan=False) + "\n")
+            text = json.dumps(info, indent=1, sort_keys=True, allow_nan=False) + "\n"
+            atomic_write_text(files["score"], text)
+            info = json.loads(text)  # the report shows what score.json says, in its order
         elif files["score"].is_file():
             try:
                 info = json.loads(files["score"].read_text())

@@ -47,7 +47,8 @@ class ScoreJob:
     recording: Recording | None = None
     load_error: str | None = None
     name: str | None = None  # the recording's name (folder data: as `vpbehavior.load` names it)
-    tracks: int | None = None  # keep the N pose tracks present in the most frames (folder data)
+    tracks: int | None = None  # track options of `vpbehavior.load` (folder data: applied when built)
+    merge_tracks: dict | None = None
 
     @property
     def pose_files(self) -> tuple[Path, ...]:
@@ -64,7 +65,7 @@ class ScoreJob:
         from vpbehavior.io.folder import build_recording
 
         label_failures: list = []  # labels are not needed to score; their problems are warned about
-        return build_recording(self.files, None, label_failures, self.tracks, None, self.name)
+        return build_recording(self.files, None, label_failures, self.tracks, self.merge_tracks, self.name)
 
     def inputs(self, recording: Recording | None = None) -> dict:
         """Identity of what the predictions are made from (compared to decide whether they are current).
@@ -146,12 +147,9 @@ def discover(data: str | Path, config: ScoreConfig) -> tuple[Path, list[ScoreJob
     fmt = detect_format(data) if config.format == "auto" else config.format
     if fmt in FOLDER_FORMATS:
         root, jobs = _folder_jobs(data, config.pattern)
-        if config.tracks is not None:
-            jobs = [dataclasses.replace(j, tracks=config.tracks) for j in jobs]
+        jobs = [dataclasses.replace(j, **config.load_options) for j in jobs]
     else:
-        if config.tracks is not None:
-            raise ConfigError(f"--tracks applies to experiment folders, not to {fmt!r} data")
-        root, jobs = _dataset_jobs(data, fmt, config.pattern)
+        root, jobs = _dataset_jobs(data, fmt, config.pattern, config.load_options)
     if not jobs:
         raise DataError(f"{data}: no video matches --pattern {config.pattern!r}", data)
     return root, sorted(jobs, key=lambda j: j.source)
@@ -188,10 +186,10 @@ def _folder_jobs(data: Path, pattern: str) -> tuple[Path, list[ScoreJob]]:
     ]
 
 
-def _dataset_jobs(data: Path, fmt: str, pattern: str) -> tuple[Path, list[ScoreJob]]:
+def _dataset_jobs(data: Path, fmt: str, pattern: str, options: dict) -> tuple[Path, list[ScoreJob]]:
     from vpbehavior.io.registry import load
 
-    dataset = load(data, format=fmt)
+    dataset = load(data, format=fmt, **options)
     root = dataset.root or data
     root = root if root.is_dir() else root.parent
     jobs = []

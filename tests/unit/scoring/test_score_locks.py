@@ -133,7 +133,9 @@ def test_racing_processes_get_exactly_one_winner(tmp_path, stale):
     winners.mkdir()
     start = time.time() + 1.5
     procs = [
-        subprocess.Popen([sys.executable, "-c", RACE, str(path), str(winners), str(start)], stdout=subprocess.PIPE, text=True)
+        subprocess.Popen(
+            [sys.executable, "-c", RACE, str(path), str(winners), str(start)], stdout=subprocess.PIPE, text=True
+        )
         for _ in range(4)
     ]
     results = [p.communicate(timeout=60)[0].strip() for p in procs]

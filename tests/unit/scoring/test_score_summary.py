@@ -33,7 +33,9 @@ def _pred(n_subjects=2, n=100, fps=10.0) -> Predictions:
 def test_summary_numbers():
     pred = _pred()
     header = {"fps": 10.0, "background": None, "subjects": pred.subjects, "classes": pred.classes}
-    rows = {(r["subject"], r["behavior"]): r for r in summary_rows("day1/m1", header, predicted_bouts(pred), pred.presence)}
+    rows = {
+        (r["subject"], r["behavior"]): r for r in summary_rows("day1/m1", header, predicted_bouts(pred), pred.presence)
+    }
     walk = rows[("s0", "walk")]
     assert walk["video"] == "day1/m1" and walk["present_s"] == 5.0 and walk["time_s"] == 1.4
     assert walk["time_pct"] == 28.0 and walk["bouts"] == 2  # 1.4 s of the 5 s present
@@ -65,7 +67,7 @@ def test_report_is_self_contained_and_the_rebuild_reads_the_folder(tmp_path):
     files = rebuild_summary(out, {"classifier": {"path": "c.safetensors", "sha256": "ab" * 32}, "versions": {}})
     text = files["report"].read_text()
     assert "data:image/png;base64," in text and "day1/m1" in text and "x &lt;y&gt;" in text  # escaped
-    assert "<script" not in text and "http://" not in text and "https://" not in text and "src=\"day1" not in text
+    assert "<script" not in text and "http://" not in text and "https://" not in text and 'src="day1' not in text
     with open(files["summary"]) as fh:
         rows = list(csv.DictReader(fh))
     assert len(rows) == 4 and rows[0]["video"] == "day1/m1"
