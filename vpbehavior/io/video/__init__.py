@@ -2,13 +2,17 @@
 
 One reader type for every frame source a behavior lab has on disk:
 
-- video files (mp4 / mov / avi / mkv, H.264 or MPEG-4 Part 2, ...) and animated GIFs,
-  decoded with PyAV (`PyAVReader`, in ``pyav.py``; its `FrameIndex` in ``index.py``),
+- video files in any container and codec FFmpeg decodes (mp4 / mov / mkv / webm / avi / mpg /
+  MPEG-TS / wmv / flv; H.264, HEVC, MPEG-1/2/4, VP8/VP9, MJPEG, ...) and animated GIFs, decoded
+  with PyAV (`PyAVReader`, in ``pyav.py``; its `FrameIndex` in ``index.py``: frames identified
+  by timestamps where the container's timestamps allow it, otherwise by decoding the file once),
 - folders of JPEG / PNG frames (`ImageFolderReader`, in ``images.py``).
 
 All readers are array-like `VideoReader`s (``shape == (n_frames, H, W, 3)``, uint8; ``base.py``)
 with frame-accurate random access (``reader[i]``, slices, index arrays) and sequential streaming
-(``iter_frames``). `write_video` (``writer.py``) writes H.264 atomically.
+(``iter_frames``, optionally at another ``size`` scaled inside the decoder; ``decoder=`` names a
+streaming decoder, the hook for GPU decoding in ``decoders.py``). `write_video` (``writer.py``)
+writes H.264 atomically.
 
 Damaged files
 -------------
@@ -28,6 +32,7 @@ from typing import Any
 
 from vpbehavior.core.errors import MissingFileError, VideoError
 from vpbehavior.io.video.base import VideoReader
+from vpbehavior.io.video.decoders import available_decoders, register_stream_decoder
 from vpbehavior.io.video.images import (
     DEFAULT_IMAGE_FOLDER_FPS,
     IMAGE_SUFFIXES,
@@ -35,7 +40,7 @@ from vpbehavior.io.video.images import (
     natural_sort_key,
 )
 from vpbehavior.io.video.index import INDEX_CACHE_ENV, FrameIndex, VideoTruncatedWarning, data_problems
-from vpbehavior.io.video.pyav import PyAVReader
+from vpbehavior.io.video.pyav import PyAVReader, RGBConverter
 from vpbehavior.io.video.writer import write_video
 from vpbehavior.reporting import Progress
 
@@ -47,17 +52,40 @@ __all__ = [
     "FrameIndex",
     "ImageFolderReader",
     "PyAVReader",
+    "RGBConverter",
     "VideoError",
     "VideoReader",
     "VideoTruncatedWarning",
+    "available_decoders",
     "natural_sort_key",
     "open_video",
     "probe_video",
+    "register_stream_decoder",
     "verify_video",
     "write_video",
 ]
 
-VIDEO_SUFFIXES = (".mp4", ".m4v", ".mov", ".avi", ".mkv", ".webm", ".mpg", ".mpeg", ".gif")
+#: File suffixes read as videos (lower case): MP4 / QuickTime, Matroska / WebM, AVI, MPEG program
+#: streams (DVD .vob too), MPEG transport streams from camcorders (AVCHD .mts / .m2ts), Windows
+#: Media (.wmv / .asf), Flash video, and animated GIFs. (Plain ``.ts`` is left out: in a lab
+#: folder it is more often TypeScript than a transport stream.)
+VIDEO_SUFFIXES = (
+    ".mp4",
+    ".m4v",
+    ".mov",
+    ".avi",
+    ".mkv",
+    ".webm",
+    ".mpg",
+    ".mpeg",
+    ".vob",
+    ".mts",
+    ".m2ts",
+    ".wmv",
+    ".asf",
+    ".flv",
+    ".gif",
+)
 
 
 def open_video(path: str | os.PathLike, fps: float | None = None, **kwargs: Any) -> VideoReader:
@@ -103,7 +131,8 @@ def probe_video(path: str | os.PathLike, fps: float | None = None) -> dict:
         ``n_frames, fps, height, width, codec, duration`` (seconds), ``truncated`` and
         ``warnings`` (the data problems, one line each; they are also warned about, once per
         file per process); for video files also ``metadata_frames`` (the header's frame count,
-        0 if none), ``keyframes`` and ``exact_seek``. Damage inside the file is not found
+        0 if none), ``keyframes``, ``exact_seek`` (frames identified by timestamps) and ``index``
+        (``"timestamps"``, or ``"decoded"`` for a file indexed by decoding every frame once). Damage inside the file is not found
         without decoding every frame: see `verify_video`.
     """
     with open_video(path, fps=fps) as reader:
@@ -127,6 +156,7 @@ def probe_video(path: str | os.PathLike, fps: float | None = None) -> dict:
                 truncated=index.truncated,
                 keyframes=len(index.keyframes),
                 exact_seek=index.exact,
+                index=index.kind,
                 warnings=data_problems(reader.path, index),
             )
     return info

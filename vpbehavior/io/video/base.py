@@ -45,6 +45,34 @@ class _LRU:
         self._d.clear()
 
 
+def output_size(size: Any, path: Any = None) -> tuple[int, int] | None:
+    """``(width, height)`` from the ``size=`` option of ``iter_frames`` (an int means a square)."""
+    if size is None:
+        return None
+    try:
+        if isinstance(size, (int, np.integer)):
+            w = h = int(size)
+        else:
+            w, h = (int(v) for v in size)
+    except (TypeError, ValueError):
+        raise ConfigError(f"{path}: size must be (width, height) or an int, got {size!r}") from None
+    if w < 1 or h < 1:
+        raise ConfigError(f"{path}: size must be positive, got {size!r}")
+    return w, h
+
+
+def resize_rgb(frame: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """``frame`` resized to ``size = (width, height)`` with OpenCV: area averaging when both sides
+    shrink, bilinear otherwise (what `RGBConverter` does inside the decoder for video files)."""
+    h, w = frame.shape[:2]
+    if (w, h) == tuple(size):
+        return frame
+    import cv2
+
+    interp = cv2.INTER_AREA if size[0] < w and size[1] < h else cv2.INTER_LINEAR
+    return cv2.resize(frame, tuple(size), interpolation=interp)
+
+
 class VideoReader:
     """Array-like, frame-accurate reader of a video; base class of all backends.
 
@@ -79,18 +107,30 @@ class VideoReader:
         """Turn a cache entry into a fresh ``[H, W, 3]`` uint8 array."""
         return item.copy()
 
-    def iter_frames(self, start: int = 0, stop: int | None = None, step: int = 1) -> Iterator[np.ndarray]:
+    def iter_frames(
+        self,
+        start: int = 0,
+        stop: int | None = None,
+        step: int = 1,
+        *,
+        size: int | tuple[int, int] | None = None,
+        decoder: str | None = None,
+    ) -> Iterator[np.ndarray]:
         """Stream frames ``start, start + step, ...`` (< ``stop``) by sequential decoding.
 
         Parameters
         ----------
         start, stop, step
             As in ``range``; negative ``start`` / ``stop`` count from the end.
+        size
+            ``(width, height)`` (an int: a square) to deliver the frames at; None: native size.
+        decoder
+            Streaming decoder (video files only; see `vpbehavior.io.video.decoders`).
 
         Yields
         ------
         numpy.ndarray
-            ``[H, W, 3]`` uint8 RGB frames, exactly those ``reader[i]`` returns.
+            ``[H, W, 3]`` uint8 RGB frames; at the native size exactly those ``reader[i]`` returns.
         """
         raise NotImplementedError
 

@@ -14,7 +14,7 @@ import numpy as np
 
 from vpbehavior.core.errors import ConfigError, VideoError
 from vpbehavior.io.video._av import one_line
-from vpbehavior.io.video.base import VideoReader
+from vpbehavior.io.video.base import VideoReader, output_size, resize_rgb
 from vpbehavior.reporting import Progress, progress_reporter
 
 #: Frame rate assumed for image folders when the caller gives none (KABR and ChimpACT ship
@@ -144,10 +144,22 @@ class ImageFolderReader(VideoReader):
             self._cache.put(i, arr)
             yield i, arr
 
-    def iter_frames(self, start: int = 0, stop: int | None = None, step: int = 1) -> Iterator[np.ndarray]:
-        """Stream frames in order (see :meth:`VideoReader.iter_frames`)."""
+    def iter_frames(
+        self,
+        start: int = 0,
+        stop: int | None = None,
+        step: int = 1,
+        *,
+        size: int | tuple[int, int] | None = None,
+        decoder: str | None = None,
+    ) -> Iterator[np.ndarray]:
+        """Stream frames in order (see :meth:`VideoReader.iter_frames`); ``size`` resizes with OpenCV."""
+        if decoder not in (None, "auto", "pyav"):
+            raise ConfigError(f"{self.path}: an image folder is read with OpenCV; decoder={decoder!r} does not apply")
+        out = output_size(size, self.path)
         for i in self._resolve_range(start, stop, step):
-            yield self._load(i)
+            frame = self._load(i)
+            yield frame if out is None else resize_rgb(frame, out)
 
     def verify(self, progress: Progress = None) -> dict:
         """Read every image once; a report of the frames that decode (see `verify_video`)."""
