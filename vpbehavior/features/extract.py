@@ -107,27 +107,41 @@ class Clip:
 def plan_clips(n_frames: int, length: int, stride: int, frame_step: int = 1) -> list[Clip]:
     """Clips covering ``n_frames`` frames; every frame is owned by exactly one clip.
 
+    A frame is owned by the clip whose centre is nearest (ties go to the earlier clip). Time
+    and memory are linear in the number of frames: the owner comes from a binary search
+    among the sorted centres, never from a frames x clips table.
+
     Clips are ordered by their last frame, the order in which sequential decoding
     completes them.
     """
-    clips = []
+    frames, valid, owned = [], [], []
     for phase in range(min(frame_step, n_frames)):
         idx = np.arange(phase, n_frames, frame_step)
         n = idx.size
         if n <= length:
             pos = np.minimum(np.arange(length), n - 1)
-            clips.append(Clip(idx[pos], np.arange(length) < n, np.arange(length) < n))
+            frames.append(idx[pos][None])
+            valid.append((np.arange(length) < n)[None])
+            owned.append(valid[-1].copy())
             continue
-        starts = list(range(0, n - length + 1, stride))
+        starts = np.arange(0, n - length + 1, stride, dtype=np.int64)
         if starts[-1] + length < n:
-            starts.append(n - length)
-        centers = np.array(starts) + (length - 1) / 2
-        owner = np.abs(np.arange(n)[:, None] - centers[None, :]).argmin(1)  # ties -> earlier clip
-        for k, s in enumerate(starts):
-            pos = np.arange(s, s + length)
-            clips.append(Clip(idx[pos], np.ones(length, bool), owner[pos] == k))
-    clips.sort(key=lambda c: (int(c.frames.max()), int(c.frames.min())))
-    return clips
+            starts = np.append(starts, n - length)
+        # centres doubled to stay in integers: 2 * (start + (length - 1) / 2); strictly increasing
+        centers2 = 2 * starts + (length - 1)
+        t2 = 2 * np.arange(n, dtype=np.int64)
+        after = np.searchsorted(centers2, t2, side="left")  # first centre at or after each frame
+        before = np.maximum(after - 1, 0)
+        after = np.minimum(after, len(starts) - 1)
+        # the earlier centre wins unless the later one is strictly nearer
+        owner = np.where(centers2[after] - t2 < t2 - centers2[before], after, before)
+        pos = starts[:, None] + np.arange(length)  # [clips, length]
+        frames.append(idx[pos])
+        valid.append(np.ones(pos.shape, bool))
+        owned.append(owner[pos] == np.arange(len(starts))[:, None])
+    frames_all, valid_all, owned_all = (np.concatenate(a) for a in (frames, valid, owned))
+    order = np.lexsort((frames_all.min(1), frames_all.max(1)))  # by last frame, then first; stable
+    return [Clip(frames_all[k], valid_all[k], owned_all[k]) for k in order.tolist()]
 
 
 # ------------------------------------------------------------------ model identity
