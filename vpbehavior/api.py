@@ -42,6 +42,8 @@ _LAZY = {
     "run_benchmark": "vpbehavior.protocols",
     "select_split": "vpbehavior.classify.data",
     "check_features": "vpbehavior.classify.data",
+    "training_splits": "vpbehavior.classify.data",
+    "default_test_split": "vpbehavior.classify.data",
     "probe_video": "vpbehavior.io.video",
     "verify_video": "vpbehavior.io.video",
     "VIDEO_SUFFIXES": "vpbehavior.io.video",

@@ -82,6 +82,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.verbose:
         handler = logging.StreamHandler()
         handler.setFormatter(logging.Formatter("vpbehavior: %(message)s"))
+        handler.addFilter(lambda record: record.levelno < logging.WARNING)  # warnings are printed once, below
         logging.getLogger("vpbehavior").addHandler(handler)
         logging.getLogger("vpbehavior").setLevel(logging.INFO)
     previous = warnings.showwarning
