@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 from qtpy.QtCore import QPoint, QRect, Qt, Signal
-from qtpy.QtGui import QBrush, QColor, QFont, QFontMetrics, QImage, QPainter, QPen, QPixmap
+from qtpy.QtGui import QBrush, QColor, QFont, QFontMetrics, QImage, QPainter, QPen
 from qtpy.QtWidgets import QSizePolicy, QWidget
 
 #: behavior colours (a qualitative palette), by vocabulary position
@@ -95,7 +95,7 @@ class EthogramCanvas(QWidget):
         self._data = EthogramData()
         self._t0, self._t1 = 0.0, 1.0
         self._cursor = 0
-        self._pixmap: QPixmap | None = None
+        self._pixmap: QImage | None = None
         self._dirty = True
         self._font = QFont()
         self._font.setPointSize(8)
@@ -307,7 +307,7 @@ class EthogramCanvas(QWidget):
     def _rebuild(self) -> None:
         t = time.perf_counter()
         w, h = max(1, self.width()), max(1, self.height())
-        pixmap = QPixmap(w, h)
+        pixmap = QImage(w, h, QImage.Format.Format_RGB32)  # device-independent (X displays may be 16-bit)
         pixmap.fill(QColor(*BACKGROUND))
         img = np.ascontiguousarray(self.render_image())
         qimg = QImage(img.data, img.shape[1], img.shape[0], img.shape[1] * 4, QImage.Format.Format_RGBA8888)
@@ -356,7 +356,7 @@ class EthogramCanvas(QWidget):
             self._rebuild()
         p = QPainter(self)
         rect = event.rect()
-        p.drawPixmap(rect, self._pixmap, rect)
+        p.drawImage(rect, self._pixmap, rect)
         if self.highlight is not None:
             a, b = self.highlight
             x0, x1 = int(self.x_of(a)), int(math.ceil(self.x_of(b)))

@@ -579,7 +579,7 @@ class TrainWidget(QWidget):
             pred = clf.predict(rec, features=cache if uses_video else None)
             return clf, pred
 
-        worker = thread_worker(work, start_thread=False)()
+        worker = thread_worker(work, start_thread=False, ignore_errors=True)()  # errors go to _on_error
         worker.returned.connect(self._on_done)
         worker.errored.connect(self._on_error)
         worker.finished.connect(self._on_finished)
