@@ -22,7 +22,19 @@ given; a START without STOP is closed at the end of the recording (with a warnin
 without START is an error.
 
 Times become frames with ``frame = round((time - time offset) * fps)``; the video's fps is
-the authority when given. Subjects "No focal subject" or empty become the frame-level subject
+the authority when given.
+
+**Several media files in one observation.** BORIS plays the media files of player #1 one after
+the other and writes every time from the start of the observation, not of the file: an event in
+the second file is at ``duration of the first + time in the second``. The export lists player
+#1's files in order (``Source``: ``player #1:a.mp4;b.mp4``; BORIS 7: ``Player #1`` lines before
+the header) with their durations and frame rates (``Media duration (s)`` / ``FPS``, ``;``
+separated). For the video read, the durations of the files before it (and the time offset) are
+subtracted and the bouts are clipped to that file, so a state that runs on into the next file
+ends with this one. An export that names several files but no durations (BORIS 7) can still be
+read for its first file; for a later one it is refused with a message. `boris_media_files`
+lists the files an export names, in playing order (to pair an export named after the
+observation id with its video). Subjects "No focal subject" or empty become the frame-level subject
 `FRAME_LEVEL` (``"all"``). Problems in a file raise `DataError` naming it.
 """
 
@@ -31,6 +43,7 @@ from __future__ import annotations
 import csv
 import io
 import math
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -52,7 +65,15 @@ from vpbehavior.core.names import name_key
 from vpbehavior.io._sidecars import clean_name
 from vpbehavior.reporting import warn_data
 
-__all__ = ["FRAME_LEVEL", "align_subjects", "merge_labels", "read_label_file", "read_table", "sniff_label_kind"]
+__all__ = [
+    "FRAME_LEVEL",
+    "align_subjects",
+    "boris_media_files",
+    "merge_labels",
+    "read_label_file",
+    "read_table",
+    "sniff_label_kind",
+]
 
 NO_FOCAL_NAMES = {"", "no focal subject", "all", "none"}
 MISSING = {"", "na", "nan", "n/a", "none", "null"}
@@ -260,6 +281,162 @@ def _media_filter(table: _Table, media: str | None) -> list[list[str]]:
     return rows
 
 
+_PLAYER = re.compile(r"^\s*player\s*#\s*(\d+)\s*:", re.IGNORECASE)
+_NOT_MEDIA = {"", "na", "not found", "live", "live observation"}
+
+
+def _media_name(text: str) -> str:
+    """The file name of a media path as BORIS wrote it (Windows or POSIX separators)."""
+    return text.strip().replace("\\", "/").rsplit("/", 1)[-1]
+
+
+def _players(text: str) -> dict[str, list[str]]:
+    """``"player #1:a;b|player #2:c"`` -> ``{"1": ["a", "b"], "2": ["c"]}`` (no prefix: player 1)."""
+    out: dict[str, list[str]] = {}
+    for k, part in enumerate(text.split("|")):
+        m = _PLAYER.match(part)
+        player = m.group(1) if m else str(k + 1)
+        items = [x.strip() for x in (part[m.end() :] if m else part).split(";")]
+        out.setdefault(player, []).extend(x for x in items if x)
+    return out
+
+
+def _first_cell(table: _Table, col: int | None) -> str:
+    if col is None:
+        return ""
+    return next((table.cell(r, col) for r in table.rows if not _is_missing(table.cell(r, col))), "")
+
+
+@dataclass
+class _Sequence:
+    """Player #1's media files of a BORIS observation, in playing order, with what the export says of each."""
+
+    files: list[str]
+    durations: list[float] | None
+    fps: list[float | None]
+    others: list[str] = field(default_factory=list)  # media of the other players
+
+
+def _sequence(table: _Table) -> _Sequence | None:
+    """The observation's media as the export lists them (BORIS 8 ``Source`` column or BORIS 7
+    ``Player #N`` metadata lines); None when it lists none."""
+    players = _players(_first_cell(table, table.column("Source", required=False)))
+    if not any(players.values()):
+        players = {}
+        for cells in table.preamble:  # BORIS 7: "Player #1,<media path>" lines in playing order
+            m = _PLAYER.match((cells[0] if cells else "") + ":")
+            if m and len(cells) > 1 and cells[1].strip():
+                players.setdefault(m.group(1), []).append(cells[1].strip())
+    files = [f for f in players.get("1", []) if f.casefold() not in _NOT_MEDIA]
+    if not files:
+        return None
+    others = [f for k, v in players.items() if k != "1" for f in v]
+
+    def per_file(*names: str) -> list[str]:
+        values = _players(_first_cell(table, table.column(*names, required=False)))
+        return values.get("1", [])
+
+    durations = per_file("Media duration (s)")
+    fps_cells = per_file("FPS", "FPS (frame/s)")
+    dur = [float(d) for d in durations] if len(durations) == len(files) and all(map(_is_number, durations)) else None
+    fps = [float(f) if _is_number(f) and float(f) > 0 else None for f in fps_cells]
+    return _Sequence(files, dur, fps if len(fps) == len(files) else [None] * len(files), others)
+
+
+def boris_media_files(path: str | Path, full_path: bool = False) -> list[str]:
+    """The media files a BORIS export names, player #1's in the order the observation plays them.
+
+    Reads the ``Source`` column (BORIS 8: ``player #1:a.mp4;b.mp4|player #2:...``), BORIS 7's
+    ``Player #N`` metadata lines, and the per-event ``Media file name`` / ``Media file path`` /
+    ``Media file`` columns; player #1's files come first, in playing order, then other players'
+    and any file only the events name. ``full_path``: the paths as BORIS wrote them (often from
+    another machine) instead of the file names. An unreadable file or one that names no media
+    gives ``[]``.
+    """
+    try:
+        table = read_table(path)
+    except (DataError, MissingFileError, OSError):
+        return []
+    seq = _sequence(table)
+    names = list(seq.files + seq.others) if seq else []
+    col = table.column("Media file name", "Media file path", "Media file", required=False)
+    if col is not None:
+        names += [table.cell(r, col) for r in table.rows]
+    names = [n for n in names if n.strip().casefold() not in _NOT_MEDIA]
+    if not full_path:
+        names = [_media_name(n) for n in names]
+    return list(dict.fromkeys(names))
+
+
+@dataclass
+class _Placement:
+    """How the export's times map onto the video's frames: ``frame = round((t - base) * fps)``; with
+    ``extent``, bouts are clipped to ``[0, extent)`` (the video is one file of several)."""
+
+    fps: float
+    base: float
+    extent: int | None
+    rows: list[list[str]]
+
+
+def _placement(table: _Table, fps: float | None, media: str | None, n_frames: int | None) -> _Placement:
+    offset = _time_offset(table)
+    seq = _sequence(table)
+    fps_col = table.column("FPS", "FPS (frame/s)", required=False)
+    if seq is None or len(seq.files) < 2:
+        return _Placement(_resolve_fps(table, fps, fps_col), offset, None, _media_filter(table, media))
+    names = [Path(_media_name(f)).stem for f in seq.files]
+    if media is None:
+        raise DataError(
+            f"{table.path}: the observation plays {len(names)} media files in sequence ({', '.join(names)}) and "
+            "times count from its start; say which video these labels are for (media=)",
+            path=table.path,
+        )
+    stem = Path(_media_name(str(media))).stem
+    matches = [k for k, n in enumerate(names) if n == stem] or [
+        k for k, n in enumerate(names) if name_key(n) == name_key(stem)
+    ]
+    if len(matches) != 1:
+        raise DataError(
+            f"{table.path}: the observation plays {names} in sequence; {stem!r} is "
+            + ("not among them" if not matches else "there more than once"),
+            path=table.path,
+        )
+    k = matches[0]
+    if k and seq.durations is None:
+        raise DataError(
+            f"{table.path}: {stem!r} is media file {k + 1} of {len(names)} played in sequence, but the export gives "
+            "no duration per file ('Media duration (s)'), so its times cannot be moved to the start of that file; "
+            "export the events with BORIS 8, or one observation per video",
+            path=table.path,
+        )
+    own = seq.fps[k]
+    if fps is None:
+        if own is None:
+            raise DataError(f"{table.path}: no FPS for media file {stem!r}; pass fps= (the video's frame rate)")
+        fps = own
+    elif own is not None and abs(own - fps) > 0.01 * fps:
+        warn_data(
+            f"{table.path}: the export gives {stem!r} FPS {own:g} but the video has {fps:g}; using the video's",
+            stacklevel=4,
+        )
+    base = offset + (sum(seq.durations[:k]) if k else 0.0)
+    extent = n_frames
+    if extent is None and seq.durations is not None:
+        extent = int(round(seq.durations[k] * fps))
+    return _Placement(float(fps), base, extent, table.rows)
+
+
+def _add(bouts: list[Bout], extent: int | None, start: int, stop: int, subject: str, behavior: str) -> None:
+    """Append the bout ``[start, stop)``; with ``extent`` (one media file of several) only its part
+    inside ``[0, extent)``, if any."""
+    if extent is not None:
+        start, stop = max(start, 0), min(stop, extent)
+        if stop <= start:
+            return
+    bouts.append(Bout(start, stop, subject, behavior))
+
+
 def _frame(seconds: float, fps: float, offset: float) -> int:
     return int(math.floor((seconds - offset) * fps + 0.5))
 
@@ -289,9 +466,8 @@ def _parse_boris_events(table: _Table, fps: float | None, media: str | None, n_f
         raise DataError(
             f"{table.path}: missing column 'Status' (START/STOP/POINT) in a BORIS events export", path=table.path
         )
-    fps = _resolve_fps(table, fps, table.column("FPS", required=False))
-    offset = _time_offset(table)
-    rows = _media_filter(table, media)
+    place = _placement(table, fps, media, n_frames)
+    fps, offset, rows = place.fps, place.base, place.rows
     open_: dict[tuple[str, str], int] = {}
     bouts, classes, subjects, skipped, last = [], {}, {}, 0, 0
     first_line = table.header_line + 1
@@ -309,14 +485,14 @@ def _parse_boris_events(table: _Table, fps: float | None, media: str | None, n_f
         subject = _subject_name(table.cell(row, subj_col))
         subject = subjects.setdefault(name_key(subject), subject)
         frame = _frame(_float(table, row, time_col, "Time", line), fps, offset)
-        if frame < 0:
+        if frame < 0 and place.extent is None:
             raise DataError(
                 f"{table.path}: line {line}: event at negative frame {frame} (time before the video)", path=table.path
             )
         last = max(last, frame + 1)
         key = (subject, behavior)
         if status == "POINT":
-            bouts.append(Bout(frame, frame + 1, subject, behavior))
+            _add(bouts, place.extent, frame, frame + 1, subject, behavior)
         elif status == "START":
             if key in open_:
                 raise DataError(
@@ -330,16 +506,16 @@ def _parse_boris_events(table: _Table, fps: float | None, media: str | None, n_f
                     f"{table.path}: line {line}: STOP of {behavior!r} ({subject!r}) without a START", path=table.path
                 )
             start = open_.pop(key)
-            bouts.append(Bout(start, max(frame, start + 1), subject, behavior))
+            _add(bouts, place.extent, start, max(frame, start + 1), subject, behavior)
     if n_frames is None:
-        n_frames = _duration_frames(table, fps) or last
+        n_frames = place.extent or _duration_frames(table, fps) or last
     for (subject, behavior), start in open_.items():
         warn_data(
             f"{table.path}: {behavior!r} of {subject!r} started at frame {start} but never stopped; "
             "closed at the end of the recording",
             stacklevel=3,
         )
-        bouts.append(Bout(start, max(n_frames, start + 1), subject, behavior))
+        _add(bouts, place.extent, start, max(n_frames, start + 1), subject, behavior)
     return _EventParse(bouts, list(classes.values()), list(subjects.values()), skipped, n_frames)
 
 
@@ -354,10 +530,10 @@ def _parse_boris_aggregated(table: _Table, fps: float | None, media: str | None,
     beh_col = table.column("Behavior")
     start_col, stop_col = table.column("Start (s)"), table.column("Stop (s)")
     subj_col = table.column("Subject", required=False)
-    fps = _resolve_fps(table, fps, table.column("FPS", required=False))
-    offset = _time_offset(table)
+    place = _placement(table, fps, media, n_frames)
+    fps, offset = place.fps, place.base
     bouts, classes, subjects, skipped, last = [], {}, {}, 0, 0
-    for i, row in enumerate(_media_filter(table, media)):
+    for i, row in enumerate(place.rows):
         line = table.header_line + 1 + i
         if _is_missing(table.cell(row, beh_col)) or _is_missing(table.cell(row, start_col)):
             skipped += 1
@@ -368,10 +544,10 @@ def _parse_boris_aggregated(table: _Table, fps: float | None, media: str | None,
         start = _frame(_float(table, row, start_col, "Start (s)", line), fps, offset)
         stop_text = table.cell(row, stop_col)
         stop = _frame(float(stop_text), fps, offset) if _is_number(stop_text) else start + 1
-        bouts.append(Bout(start, max(stop, start + 1), subject, behavior))
+        _add(bouts, place.extent, start, max(stop, start + 1), subject, behavior)
         last = max(last, stop, start + 1)
     if n_frames is None:
-        n_frames = _duration_frames(table, fps) or last
+        n_frames = place.extent or _duration_frames(table, fps) or last
     return _EventParse(bouts, list(classes.values()), list(subjects.values()), skipped, n_frames)
 
 
