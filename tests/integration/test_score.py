@@ -169,6 +169,34 @@ def test_rerun_computes_nothing_and_changes_no_byte(experiment, reference):
     assert {p: p.stat().st_mtime_ns for p in out.glob("*.predictions.h5")} == mtimes  # not even rewritten
 
 
+def test_stale_or_damaged_predictions_are_redone(experiment, tmp_path):
+    data = tmp_path / "data"
+    data.mkdir()
+    for suffix in (".mp4", ".slp", ".behavior.json"):
+        shutil.copy(experiment["data"] / f"synthetic_01{suffix}", data)
+    out, config = tmp_path / "out", vpb.ScoreConfig(device="cpu", batch_size=16)
+
+    def run(classifier=experiment["clf"]):
+        with _one_thread():
+            return vpb.score(data, classifier, out, config)
+
+    assert run().scored == ["synthetic_01"]
+    assert run().up_to_date == ["synthetic_01"]
+    video = data / "synthetic_01.mp4"
+    os.utime(video, ns=(video.stat().st_atime_ns, video.stat().st_mtime_ns + 10**9))  # the video changed
+    assert run().scored == ["synthetic_01"]
+    other = vpb.load_classifier(experiment["clf"])
+    other.postprocess.min_bout = 3  # another classifier file
+    other.save(tmp_path / "other.safetensors")
+    assert run(tmp_path / "other.safetensors").scored == ["synthetic_01"]
+    assert read_predictions(out / "synthetic_01.predictions.h5").provenance["postprocess"]["min_bout"] == 3
+    path = out / "synthetic_01.predictions.h5"
+    path.write_bytes(path.read_bytes()[:4000])  # damaged (e.g. by a disk problem)
+    (out / "synthetic_01.ethogram.png").unlink()
+    assert run(tmp_path / "other.safetensors").scored == ["synthetic_01"]
+    assert read_predictions(path).n_frames == 120 and (out / "synthetic_01.ethogram.png").is_file()
+
+
 def test_sigkill_midway_then_rerun_equals_an_uninterrupted_run(experiment, reference, tmp_path):
     out = tmp_path / "killed"
     cmd = [sys.executable, "-m", "vpbehavior.cli", "score", str(experiment["data"]), "--classifier",

@@ -239,7 +239,7 @@ class Scorer:
                     self._derived(read_predictions(paths["predictions"]), job, paths, missing)
                 record.unlink(missing_ok=True)
                 # finished after this run started: another run (or worker) scored it meanwhile
-                fresh = wait or (since is not None and paths["predictions"].stat().st_mtime >= since)
+                fresh = since is not None and paths["predictions"].stat().st_mtime >= since
                 return VideoOutcome(job.key, str(job.video), ELSEWHERE if fresh else UP_TO_DATE)
             if rec is None:
                 rec = job.load()
