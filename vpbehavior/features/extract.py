@@ -195,6 +195,9 @@ def encoder_identity(model) -> dict:
 
 # ------------------------------------------------------------------ decoding (background thread)
 def _resize(frame: np.ndarray, size: int) -> np.ndarray:
+    """``frame`` as RGB ``[size, size, 3]``. Readers deliver frames at that size already (scaled inside
+    the decoder, see `vpbehavior.io.video.RGBConverter`); this resizes what comes otherwise (gray
+    frames, other frame sources) with OpenCV: area averaging to shrink, bilinear to enlarge."""
     import cv2
 
     if frame.ndim == 2:
@@ -211,8 +214,9 @@ def iter_clip_batches(
 ) -> Iterator[tuple[list[int], np.ndarray]]:
     """Yield ``(clip numbers, uint8 [B, L, size, size, 3])`` from sequentially decoded frames.
 
-    ``frames`` yields frames ``first, first + 1, ...``; only frames still needed by a pending
-    clip are kept.
+    ``frames`` yields frames ``first, first + 1, ...``, ideally already ``size x size`` (from
+    ``reader.iter_frames(..., size=(size, size))``); only frames still needed by a pending clip
+    are kept.
     """
     if not clips:
         return
@@ -420,7 +424,8 @@ def extract_recording(
     try:
         if todo:
             first = int(min(c.frames.min() for c in todo))
-            frames = reader.iter_frames(first, n_used)
+            # decoded straight to the encoder's resolution: scaling and RGB conversion in one step
+            frames = reader.iter_frames(first, n_used, size=(size, size))
             producer = Prefetcher(iter_clip_batches(frames, first, todo, size, config.batch_size), config.prefetch)
             for ids, batch in producer:
                 sel = [todo[i] for i in ids]

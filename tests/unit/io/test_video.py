@@ -629,3 +629,77 @@ def test_no_warnings_on_clean_files(bframe_video):
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         open_video(bframe_video)[5]
+
+
+# ---------------------------------------------------------------------------------------------
+# streaming at the encoder's resolution; the decoder hook
+
+
+@pytest.mark.parametrize("size", [(64, 48), (36, 36), (200, 160)])
+def test_iter_frames_scaled_in_the_decoder_matches_opencv(bframe_video, size):
+    """Scaled by swscale as frames leave the decoder vs the old path (reader[i] resized by OpenCV)."""
+    r = open_video(bframe_video)
+    down = size[0] < W and size[1] < H
+    interp = cv2.INTER_AREA if down else cv2.INTER_LINEAR
+    want = np.stack([cv2.resize(r[i], size, interpolation=interp) for i in range(0, 120, 3)]).astype(int)
+    got = np.stack(list(r.iter_frames(0, None, 3, size=size)))
+    assert got.shape == (40, size[1], size[0], 3) and got.dtype == np.uint8
+    diff = np.abs(got.astype(int) - want)
+    assert diff.mean() < 0.1 and diff.max() <= 4, (diff.mean(), diff.max())
+    fast = np.stack(list(r.iter_frames(0, None, 3, size=size, resize="fast"))).astype(int)
+    assert np.abs(fast - want).mean() < 3  # one swscale pass: a level or so off
+    assert [decode_pattern(f) for f in r.iter_frames(0, None, 3, size=(W, H))] == list(range(0, 120, 3))
+    # a square int, from the middle of the file (a seek first)
+    square = next(r.iter_frames(77, size=36))
+    assert square.shape == (36, 36, 3)
+    np.testing.assert_array_equal(square, list(r.iter_frames(size=(36, 36)))[77])
+    with pytest.raises(errors.ConfigError):
+        next(r.iter_frames(size=(0, 10)))
+    with pytest.raises(errors.ConfigError):
+        next(r.iter_frames(size=36, resize="lanczos"))
+
+
+def test_iter_frames_native_size_is_exact_with_threads(bframe_video):
+    threaded = open_video(bframe_video, threads=True)
+    single = open_video(bframe_video, threads=False, cache_size=0)
+    assert [sha(f) for f in threaded.iter_frames(size=(W, H))] == [sha(single[i]) for i in range(120)]
+
+
+def test_image_folder_streams_at_a_size(tmp_path):
+    for i in range(3):
+        cv2.imwrite(str(tmp_path / f"{i}.png"), cv2.cvtColor(pattern_frame(i), cv2.COLOR_RGB2BGR))
+    r = open_video(tmp_path)
+    got = list(r.iter_frames(size=(64, 48)))
+    np.testing.assert_array_equal(got[2], cv2.resize(pattern_frame(2), (64, 48), interpolation=cv2.INTER_AREA))
+    with pytest.raises(errors.ConfigError):
+        next(r.iter_frames(decoder="torchcodec"))
+
+
+def test_decoder_hook(bframe_video):
+    from vpbehavior.io.video import available_decoders, register_stream_decoder
+    from vpbehavior.io.video import decoders as registry
+
+    def pyav_frames(path, seek_pts, size, drop=None):
+        with av.open(str(path)) as c:
+            s = c.streams.video[0]
+            if seek_pts is not None:
+                c.seek(seek_pts, stream=s, backward=True)
+            for f in c.decode(s):
+                if f.pts == drop:
+                    continue
+                yield f.pts, f.to_ndarray(format="rgb24", width=(size or (W, H))[0], height=(size or (W, H))[1])
+
+    r = open_video(bframe_video)
+    with pytest.raises(errors.ConfigError, match="torchcodec.*not available.*register_stream_decoder"):
+        next(r.iter_frames(decoder="torchcodec"))
+    try:
+        register_stream_decoder("test-pyav", pyav_frames)
+        register_stream_decoder("test-dropping", lambda p, s, z: pyav_frames(p, s, z, drop=int(r.index.pts[50])))
+        assert "test-pyav" in available_decoders()
+        got = [decode_pattern(f) for f in r.iter_frames(40, 70, 2, decoder="test-pyav")]
+        assert got == list(range(40, 70, 2))
+        with pytest.raises(VideoError, match="cannot decode frame 50 .*dropped"):
+            list(r.iter_frames(30, 80, decoder="test-dropping"))
+    finally:
+        registry._REGISTRY.pop("test-pyav", None)
+        registry._REGISTRY.pop("test-dropping", None)
