@@ -530,11 +530,12 @@ class PyAVReader(VideoReader):
             return
         convert = RGBConverter(out_size, (self.width, self.height), resize)
         points = self._attempts(first) if first > 0 else [None]
+        skipping = is_wanted if first > 0 or step > 1 else None  # frames to skip decoding (NONREF)
         for point in points:
             container, stream = open_container(self.path, self._threads)
             expected = first
             try:
-                for i, frame in self._frames_from(container, stream, point, is_wanted):
+                for i, frame in self._frames_from(container, stream, point, skipping):
                     if i < expected or not is_wanted(i):
                         continue  # frames before the start / between steps (possibly skipped)
                     if i != expected:
