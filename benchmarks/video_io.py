@@ -4,9 +4,8 @@ Prints two tables.
 
 1. Streaming decode, as feature extraction uses it: frames/s of ``reader.iter_frames()`` at the
    native size and at 288 x 288 (``size=(288, 288)``: scaled by swscale as frames leave the
-   threaded decoder; ``resize="exact"``, the default, and ``"fast"``) beside OpenCV on the same
-   file (``cv2.VideoCapture.read()``, and ``read()`` + ``cv2.resize(INTER_AREA)``), with the
-   ratio. The methods are timed in turns, ``--repeats`` rounds, best round kept, so that load
+   threaded decoder) beside OpenCV on the same file (``cv2.VideoCapture.read()``, and ``read()``
+   + ``cv2.resize(INTER_AREA)``), with the ratio. The methods are timed in turns, ``--repeats`` rounds, best round kept, so that load
    from other processes hits all of them alike.
 2. Random access: one row per (video, method): sequential frames/s, random-access frames/s, and
    for random access the fraction of frames identical to the same library's sequential decoding.
@@ -136,7 +135,6 @@ def bench_streaming(path: Path, size: int = 288, repeats: int = 3) -> dict[str, 
         "vpbehavior native": lambda: sum(1 for _ in reader.iter_frames()),
         f"opencv {size}": lambda: _opencv_frames(path, size),
         f"vpbehavior {size}": lambda: sum(1 for _ in reader.iter_frames(size=(size, size))),
-        f"vpbehavior {size} fast": lambda: sum(1 for _ in reader.iter_frames(size=(size, size), resize="fast")),
     }
     best: dict[str, float] = {}
     for _ in range(repeats):
@@ -159,7 +157,6 @@ def print_streaming(videos: list[tuple[str, Path]], size: int, repeats: int) -> 
         rows = [
             (native, "opencv native", "vpbehavior native", "iter_frames()"),
             (f"{size}x{size}", f"opencv {size}", f"vpbehavior {size}", f"iter_frames(size=({size}, {size}))"),
-            (f"{size}x{size}", f"opencv {size}", f"vpbehavior {size} fast", 'same, resize="fast"'),
         ]
         for shown, ref, ours, how in rows:
             print(f"{name:<30} {shown:>9} {fps[ref]:>11.0f} {fps[ours]:>15.0f} {fps[ours] / fps[ref]:>5.2f}x   {how}")

@@ -115,7 +115,6 @@ class VideoReader:
         *,
         size: int | tuple[int, int] | None = None,
         decoder: str | None = None,
-        resize: str = "exact",
     ) -> Iterator[np.ndarray]:
         """Stream frames ``start, start + step, ...`` (< ``stop``) by sequential decoding.
 
@@ -127,9 +126,6 @@ class VideoReader:
             ``(width, height)`` (an int: a square) to deliver the frames at; None: native size.
         decoder
             Streaming decoder (video files only; see `vpbehavior.io.video.decoders`).
-        resize
-            ``"exact"`` or ``"fast"`` scaling of video frames (see `RGBConverter`); image
-            folders are resized with OpenCV either way.
 
         Yields
         ------

@@ -152,7 +152,6 @@ class ImageFolderReader(VideoReader):
         *,
         size: int | tuple[int, int] | None = None,
         decoder: str | None = None,
-        resize: str = "exact",
     ) -> Iterator[np.ndarray]:
         """Stream frames in order (see :meth:`VideoReader.iter_frames`); ``size`` resizes with OpenCV."""
         if decoder not in (None, "auto", "pyav"):

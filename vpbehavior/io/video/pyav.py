@@ -60,53 +60,42 @@ class _LandedLate(Exception):
 class RGBConverter:
     """Decoded PyAV frames to ``uint8 [H, W, 3]`` RGB arrays at a given size, with swscale.
 
+    Frames are converted to (planar) RGB at full size exactly as ``reader[i]`` is, then scaled:
+    area averaging when both sides shrink (as OpenCV's ``INTER_AREA``), bilinear otherwise
+    (``INTER_LINEAR``). The result is within a level or two of OpenCV's resize of ``reader[i]``
+    (mean difference about 0.02 levels), so features do not change, and it is cheaper than
+    OpenCV's resize. (Scaling and converting in a single swscale pass was tried: no faster
+    here, and a level or so off, which moves features.)
+
     Parameters
     ----------
     size
         ``(width, height)`` of the output, or None for the frame's own size (then the result
         is exactly ``frame.to_ndarray(format="rgb24")``, what ``reader[i]`` returns).
     source
-        ``(width, height)`` of the frames. When both sides shrink the frames are area-averaged
-        (as OpenCV's ``INTER_AREA``), otherwise interpolated bilinearly (``INTER_LINEAR``).
-    method
-        ``"exact"`` (default): converted to (planar) RGB at full size as ``reader[i]`` is, then
-        scaled by swscale: within one or two levels of OpenCV's resize of ``reader[i]`` (mean
-        difference about 0.02 levels), so features do not change, and faster than OpenCV.
-        ``"fast"``: scaling and RGB conversion in a single swscale pass (area or bilinear
-        with accurate rounding and full chroma interpolation): about 25-40% cheaper again,
-        but a level or so off (mean 0.1-1.6 levels on real videos), enough to move features.
+        ``(width, height)`` of the frames (chooses area averaging or bilinear).
     """
 
-    def __init__(
-        self, size: tuple[int, int] | None = None, source: tuple[int, int] | None = None, method: str = "exact"
-    ):
+    def __init__(self, size: tuple[int, int] | None = None, source: tuple[int, int] | None = None):
         from av.video.reformatter import Interpolation, VideoReformatter
 
-        if method not in ("exact", "fast"):
-            raise ConfigError(f"resize method must be 'exact' or 'fast', got {method!r}")
         self._native = VideoReformatter()
         self._scaler = VideoReformatter()
         self.size = None if size is None or (source is not None and tuple(size) == tuple(source)) else tuple(size)
-        self.method = method
         self.interpolation = None
         if self.size is not None:
             down = source is not None and self.size[0] < source[0] and self.size[1] < source[1]
             self.interpolation = Interpolation.AREA if down else Interpolation.BILINEAR
-            if method == "fast":
-                self.interpolation |= Interpolation.ACCURATE_RND | Interpolation.FULL_CHR_H_INT
 
     def __call__(self, frame: Any) -> np.ndarray:
         if self.size is None:
             out = self._native.reformat(frame, format="rgb24", threads=1)
-        elif self.method == "exact":
+        else:
             # planar RGB in between: swscale scales planar formats directly (packed RGB would be
             # unpacked and repacked around the scaler); to_ndarray interleaves gbrp into RGB
             w, h = self.size
             rgb = self._native.reformat(frame, format="gbrp", threads=1)
             out = self._scaler.reformat(rgb, w, h, format="gbrp", interpolation=self.interpolation, threads=1)
-        else:
-            w, h = self.size
-            out = self._native.reformat(frame, w, h, format="rgb24", interpolation=self.interpolation, threads=1)
         arr = out.to_ndarray()
         return arr.copy() if out is frame else arr  # never a view of a (cached) decoded frame
 
@@ -482,7 +471,6 @@ class PyAVReader(VideoReader):
         *,
         size: int | tuple[int, int] | None = None,
         decoder: str | None = None,
-        resize: str = "exact",
     ) -> Iterator[np.ndarray]:
         """Stream frames by sequential, threaded decoding (own file handle; no seeking after the start).
 
@@ -494,10 +482,6 @@ class PyAVReader(VideoReader):
             Output size: ``(width, height)``, an int for a square, or None for the native
             size. Frames are scaled by swscale as they come out of the decoder (area
             averaging to shrink, bilinear to enlarge), faster than resizing with OpenCV.
-        resize
-            ``"exact"`` (default: the result is within a level or two of OpenCV's resize of
-            ``reader[i]``) or ``"fast"`` (scaling and RGB conversion in one swscale pass); see
-            `RGBConverter`.
         decoder
             ``"pyav"`` / ``"auto"`` / None (the built-in PyAV decoder), or the name of a
             decoder registered with `vpbehavior.io.video.register_stream_decoder` (the hook
@@ -528,7 +512,7 @@ class PyAVReader(VideoReader):
         if external is not None:
             yield from self._iter_external(external, first, last, step, out_size, shape)
             return
-        convert = RGBConverter(out_size, (self.width, self.height), resize)
+        convert = RGBConverter(out_size, (self.width, self.height))
         points = self._attempts(first) if first > 0 else [None]
         skipping = is_wanted if first > 0 or step > 1 else None  # frames to skip decoding (NONREF)
         for point in points:
