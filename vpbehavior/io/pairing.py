@@ -635,7 +635,8 @@ def pair(
 
 
 def unique_names(videos: list[Path], root: Path | None) -> dict[Path, str]:
-    """Recording names: the video stem, or its path under ``root`` (without suffix) where stems repeat."""
+    """Recording names: the video stem, or its path under ``root`` (without suffix) where stems repeat,
+    with the suffix as well where even that repeats (``x.mov`` and ``x.mkv`` in one folder)."""
     stems = {}
     for v in videos:
         stems.setdefault(v.name if v.is_dir() else v.stem, []).append(v)
@@ -647,6 +648,12 @@ def unique_names(videos: list[Path], root: Path | None) -> dict[Path, str]:
             else:
                 rel = v.relative_to(root) if v.is_relative_to(root) else v
                 names[v] = str(rel.with_suffix("") if v.is_file() else rel).replace(os.sep, "/")
+    counts: dict[str, int] = {}
+    for name in names.values():
+        counts[name] = counts.get(name, 0) + 1
+    for v, name in names.items():  # one folder, one stem, several containers (x.mov, x.mkv): keep the suffix
+        if counts[name] > 1 and v.is_file():
+            names[v] = f"{name}{v.suffix}"
     return names
 
 

@@ -462,3 +462,13 @@ def test_a_broken_pose_file_costs_the_pose_not_the_video(tmp_path):
     assert rec.n_frames == 20 and rec.pose is None and rec.labels is not None  # labels from the .behavior.json
     assert [f.path.name for f in ds.failures] == ["m1.slp"] and "could not read pose file" in ds.failures[0].error
     assert any("loaded without pose" in str(w.message) for w in caught)
+
+
+def test_two_containers_of_one_stem_are_two_recordings(tmp_path):
+    import vpbehavior
+
+    _video(tmp_path / "x.mp4", 6)
+    _video(tmp_path / "x.mkv", 5)
+    ds = vpbehavior.load(tmp_path)
+    assert sorted(r.name for r in ds) == ["x.mkv", "x.mp4"] and not ds.failures
+    assert {r.name: r.n_frames for r in ds} == {"x.mp4": 6, "x.mkv": 5}
