@@ -15,7 +15,7 @@ Stages (the configs' help says which values come from the paper and which are ou
   and text embeddings, learnable temperature, FLIP-style tube masking;
 - `stage2` (`Stage2Config`, `stage2.DistillationTask`): masked distillation from a frozen
   teacher, global and token-wise, with token shuffling;
-- `finetune` (`FinetuneConfig`, `finetune.FinetuneTask`): encoder + head on labelled clips.
+- `finetune` (`FinetuneConfig`, `finetuning.FinetuneTask`): encoder + head on labelled clips.
 
 Modules: `config` (torch-free), `data` (sources, captions, clips, order), `masking`, `heads`
 (decoders, classifier head), `task` (task interface, FLOPs), `trainer` (DDP / FSDP, AMP,

@@ -390,6 +390,9 @@ def augment_clip(frames: np.ndarray, sampling: ClipSampling, rng: np.random.Gene
 
 # --------------------------------------------------------------------------- the dataset
 
+#: Readers a forked worker inherited from its parent: kept referenced so they are never closed here.
+_INHERITED_READERS: list = []
+
 
 @dataclass(frozen=True)
 class MaskSpec:
@@ -438,6 +441,7 @@ class ClipDataset:
         self.classes = None if classes is None else tuple(classes)
         self.max_open = max_open
         self._readers: OrderedDict = OrderedDict()
+        self._owner = os.getpid()
         self._tokenizer = None
 
     def __len__(self) -> int:
@@ -447,11 +451,19 @@ class ClipDataset:
         state = self.__dict__.copy()
         state["_readers"] = OrderedDict()
         state["_tokenizer"] = None
+        state["_owner"] = None
         return state
 
     def _reader(self, s: int):
         from vpbehavior.io.video import open_video
 
+        if self._owner != os.getpid():
+            # a forked DataLoader worker inherits the parent's open readers (and their decoder
+            # threads' locks): never touch them, not even to close them (their __del__ would
+            # wait on a lock no thread of this process holds), and open our own
+            _INHERITED_READERS.extend(self._readers.values())
+            self._readers = OrderedDict()
+            self._owner = os.getpid()
         reader = self._readers.get(s)
         if reader is None:
             src = self.sources[s]
@@ -512,9 +524,10 @@ class ClipDataset:
         return out
 
     def close(self) -> None:
-        for reader in self._readers.values():
-            reader.close()
-        self._readers.clear()
+        if self._owner == os.getpid():
+            for reader in self._readers.values():
+                reader.close()
+        self._readers = OrderedDict()
 
 
 def captioned_items(sources: Sequence[VideoSource], sampling: ClipSampling, species: str = "") -> list[ClipItem]:

@@ -147,7 +147,7 @@ def _split_sources(sources: list[VideoSource], split: str) -> list[VideoSource]:
 
 def build_finetune(cfg: FinetuneConfig, data=None) -> Trainer:
     """End-to-end fine-tuning from its config."""
-    from .finetune import FinetuneTask
+    from .finetuning import FinetuneTask
 
     seed_everything(cfg.seed)
     model, origin = load_model(cfg.weights, cfg.seed, cfg.attention)
