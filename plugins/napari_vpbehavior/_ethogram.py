@@ -108,6 +108,8 @@ class EthogramCanvas(QWidget):
         #: ``(start, stop)`` of a stretch to look at (the next one to label), shaded
         self.highlight: tuple[int, int] | None = None
         self._drag: str | None = None
+        #: cursor strips waiting to be repainted (Qt hands paintEvent their bounding rectangle)
+        self._strips: list[QRect] = []
         self._pan_from: tuple[int, float, float] | None = None
         #: timings for the scrubbing benchmark and the tests (milliseconds) and rebuild count
         self.stats = {"rebuilds": 0, "rebuild_ms": deque(maxlen=4096), "paint_ms": deque(maxlen=4096),
@@ -237,8 +239,9 @@ class EthogramCanvas(QWidget):
             span = self._t1 - self._t0
             self.set_window(frame - 0.1 * span, frame + 0.9 * span)
         elif not self._dirty:
-            self.update(self._cursor_rect(old))
-            self.update(self._cursor_rect(frame))
+            for rect in (self._cursor_rect(old), self._cursor_rect(frame)):
+                self._strips.append(rect)
+                self.update(rect)
             if self.open_spans:  # an open bout grows with the cursor
                 self.update()
         self.stats["cursor_ms"].append((time.perf_counter() - t) * 1e3)
@@ -356,7 +359,20 @@ class EthogramCanvas(QWidget):
             self._rebuild()
         p = QPainter(self)
         rect = event.rect()
-        p.drawImage(rect, self._pixmap, rect)
+        strips = self._strips
+        self._strips = []
+        bounds = QRect()
+        for strip in strips:
+            bounds = bounds.united(strip)
+        parts = (
+            [r.intersected(rect) for r in strips]
+            if strips and rect.contains(bounds) and bounds.contains(rect)
+            else [rect]
+        )
+        painted = 0
+        for part in parts:  # only the strips, not the span between an old and a new cursor
+            p.drawImage(part, self._pixmap, part)
+            painted += part.width() * part.height()
         if self.highlight is not None:
             a, b = self.highlight
             x0, x1 = int(self.x_of(a)), int(math.ceil(self.x_of(b)))
@@ -389,10 +405,11 @@ class EthogramCanvas(QWidget):
             p.drawLine(xc, 0, xc, bottom)
         p.end()
         self.stats["paint_ms"].append((time.perf_counter() - t) * 1e3)
-        self.stats["painted_px"].append(rect.width() * rect.height())
+        self.stats["painted_px"].append(painted)
 
     def resizeEvent(self, event) -> None:  # noqa: N802 (Qt)
         self._dirty = True
+        self._strips = []
         super().resizeEvent(event)
 
     # ------------------------------------------------------------------ input

@@ -1,8 +1,9 @@
 """Pose overlay: the current frame's keypoints (Points), skeleton edges (Vectors) and subject boxes (Shapes).
 
-The layers are 2-D and hold one frame: as the time slider moves, their data are replaced by that
+The layers are 2-D and hold one frame: when the time slider rests, their data are replaced by that
 frame's (a colour per track; a track not located in the frame is hidden). So a 100k-frame
-recording costs no more than a short one, and the overlay never stretches the time slider's range
+recording costs no more than a short one (n-D layers of every frame's points, edges and boxes
+take seconds per step at that length), and the overlay never stretches the time slider's range
 (an n-D Points layer widens it by half a point size at each end, shifting slider steps off frames).
 """
 
@@ -49,6 +50,7 @@ class PoseOverlay:
         if active is not None and active in viewer.layers:
             viewer.layers.selection.active = active
         self.frame = -1
+        self._shown: np.ndarray | None = None
 
     @property
     def layers(self) -> list:
@@ -67,8 +69,9 @@ class PoseOverlay:
             flat = pts.reshape(-1, 2) if pts is not None else np.zeros((0, 2), np.float32)
             ok = np.isfinite(flat).all(1)
             self.points.data = flat[ok][:, ::-1]
-            if ok.any():
-                self.points.face_color = self._colors[ok]
+            if ok.any() and (self._shown is None or not np.array_equal(ok, self._shown)):
+                self.points.face_color = self._colors[ok]  # only when other tracks show up
+            self._shown = ok
         if self.skeleton is not None and self.skeleton in self.viewer.layers and self.skeleton.visible:
             if pts is None:
                 vectors, colors = np.zeros((0, 2, 2), np.float32), np.zeros((0, 4), np.float32)

@@ -59,6 +59,7 @@ def read_video(path) -> list[tuple]:
     from ._files import PredictionsReaderMissing, predictions_path_for, read_predictions_file
 
     p = _single(path)
+    _current_session()  # listening before napari inserts the layer
     reader = vpb.open_video(p)
     rec = None
     problems: list[str] = []

@@ -51,4 +51,10 @@ def sample_recording_layers(n_frames: int = 300, seed: int = 0) -> list[tuple]:
 
 def make_sample_data() -> list[tuple]:
     """npe2 sample-data command."""
+    import napari
+
+    from ._session import session_for
+
+    if napari.current_viewer() is not None:
+        session_for(napari.current_viewer())  # listening before napari inserts the layers
     return sample_recording_layers()

@@ -19,6 +19,9 @@ from ._layers import KEY, recording_layers
 from ._model import AnnotationModel, least_certain_stretch, pose_change, snap_frame
 from ._overlay import PoseOverlay
 
+#: milliseconds the slider must rest before the pose overlay is redrawn
+OVERLAY_DELAY_MS = 30
+
 #: the npe2 plugin name: npe2 requires it to equal the distribution name (vpbehavior)
 PLUGIN = "vpbehavior"
 
@@ -106,6 +109,11 @@ class Session(QObject):
         self.stretch: tuple[int, int] | None = None
         self.labels_path: Path | None = None
         self.overlay: PoseOverlay | None = None
+        # napari layer data setters cost tens of ms: the overlay is redrawn when scrubbing pauses
+        self._overlay_timer = QTimer(self)
+        self._overlay_timer.setSingleShot(True)
+        self._overlay_timer.setInterval(OVERLAY_DELAY_MS)
+        self._overlay_timer.timeout.connect(self.draw_overlay)
         self._change_cache: dict[str, np.ndarray] = {}
         #: asked before unsaved edits are thrown away; returns True to go on (tests replace it)
         self.confirm_discard = self._ask_discard
@@ -114,6 +122,12 @@ class Session(QObject):
         viewer.layers.events.removed.connect(self._on_removed)
         viewer.dims.events.current_step.connect(self._on_step)
         self.install_shortcuts()
+        for layer in list(viewer.layers):  # a recording opened before the first plugin widget
+            info = getattr(layer, "metadata", {}).get(KEY)
+            if info and info.get("recording") is not None:
+                if layer._type_string == "image" and info["recording"].video is not None:
+                    self.video_layer = layer
+                self.adopt(info)
 
     # ------------------------------------------------------------------ basics
     @property
@@ -525,6 +539,11 @@ class Session(QObject):
 
     def _on_step(self, event=None) -> None:
         if self.overlay is not None:
+            self._overlay_timer.start()  # restarted by every step; fires once the slider rests
+
+    def draw_overlay(self) -> None:
+        """Redraw the pose overlay for the current frame now."""
+        if self.overlay is not None and self.viewer is not None:
             self.overlay.show(self.frame)
 
     # ------------------------------------------------------------------ pose overlay

@@ -153,9 +153,23 @@ class EthogramWidget(QWidget):
         while dock is not None and not isinstance(dock, QDockWidget):
             dock = dock.parent()
         window = dock.parent() if dock is not None else None
-        if isinstance(window, QMainWindow) and window.dockWidgetArea(dock) != Qt.DockWidgetArea.BottomDockWidgetArea:
+        if not isinstance(window, QMainWindow):
+            return
+        if window.dockWidgetArea(dock) != Qt.DockWidgetArea.BottomDockWidgetArea:
             window.addDockWidget(Qt.DockWidgetArea.BottomDockWidgetArea, dock)
-            dock.setMinimumHeight(110)
+        dock.setMinimumHeight(110)
+        self.fit_height()
+
+    def fit_height(self, limit: int = 340) -> None:
+        """Give the dock the height of its rows (at most ``limit`` pixels)."""
+        dock = self.parent()
+        while dock is not None and not isinstance(dock, QDockWidget):
+            dock = dock.parent()
+        window = dock.parent() if dock is not None else None
+        if isinstance(window, QMainWindow):
+            wanted = min(limit, self.canvas.sizeHint().height() + 40)
+            self.setMinimumHeight(wanted)  # every row in view (a scroll bar beyond the limit)
+            window.resizeDocks([dock], [wanted], Qt.Orientation.Vertical)
 
     def rows(self) -> list[tuple[str, str]]:
         classes = self.session.model.classes
@@ -224,6 +238,8 @@ class EthogramWidget(QWidget):
             self.refresh()
             if what == "recording":
                 self.canvas.fit()
+            if what in ("recording", "predictions"):
+                QTimer.singleShot(0, self.fit_height)
 
     def _on_step(self, event=None) -> None:
         self.canvas.set_cursor(int(self.viewer.dims.current_step[0]) if self.viewer.dims.ndim >= 3 else 0)
@@ -634,6 +650,9 @@ class TrainWidget(QWidget):
 
     def _on_finished(self) -> None:
         self.worker = None
+        if self.progress.maximum() > 0:
+            self.progress.setValue(self.progress.maximum())
+        self.progress.setFormat(self.status.text() or "done")
         self.run_button.setEnabled(True)
         self.cancel_button.setEnabled(False)
         if self._pbar is not None:

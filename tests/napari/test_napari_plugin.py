@@ -60,6 +60,7 @@ def test_fly_video_keys_undo_save_reload_and_screenshot(viewer, fly_video, qtbot
     # SLEAP pose overlay: the located keypoints of the frame, a colour per track, skeleton, boxes
     session.seek(200)
     overlay = session.overlay
+    qtbot.waitUntil(lambda: overlay.frame == 200, timeout=3000)  # redrawn once the slider rests
     located = np.isfinite(rec.pose.points[200]).all(-1)
     assert len(overlay.points.data) == located.sum()
     np.testing.assert_allclose(overlay.points.data, rec.pose.points[200][located][:, ::-1])
