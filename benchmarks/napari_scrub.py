@@ -102,10 +102,9 @@ class TimedReader:
 
 def run(args) -> list[dict]:
     import napari
-    from qtpy.QtWidgets import QApplication
-
     from napari_vpbehavior._session import session_for
     from napari_vpbehavior._widgets import EthogramWidget, _find_widget
+    from qtpy.QtWidgets import QApplication
 
     workdir = Path(args.workdir or tempfile.gettempdir()) / "vpbehavior-napari-scrub"
     workdir.mkdir(parents=True, exist_ok=True)

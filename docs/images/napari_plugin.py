@@ -41,9 +41,8 @@ def heuristic_bouts(pose, upto: int) -> list[Bout]:
 
 def main() -> None:
     import napari
-    from qtpy.QtWidgets import QApplication
-
     from napari_vpbehavior._session import session_for
+    from qtpy.QtWidgets import QApplication
 
     shared = find_shared_dir()
     if shared is None:
