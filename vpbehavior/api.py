@@ -51,7 +51,10 @@ _LAZY = {
     "parse_track_options": "vpbehavior.io.tracks",
     "score": "vpbehavior.scoring",
     "summarize_scores": "vpbehavior.scoring",
-    "ScoreConfig": "vpbehavior.scoring",
+    "ScoreConfig": "vpbehavior.scoring.config",
+    "export_file": "vpbehavior.scoring.export",
+    "predictions_files": "vpbehavior.scoring.summary",
+    "PREDICTIONS_SUFFIX": "vpbehavior.io.predictions",
     "ScoreResult": "vpbehavior.scoring",
     "read_predictions": "vpbehavior.io.predictions",
     "write_predictions": "vpbehavior.io.predictions",
@@ -61,6 +64,9 @@ _LAZY = {
     "Stage1Config": "vpbehavior.pretrain.config",
     "Stage2Config": "vpbehavior.pretrain.config",
     "FinetuneConfig": "vpbehavior.pretrain.config",
+    "make_pretrain_config": "vpbehavior.pretrain.config",
+    "read_pretrain_config_file": "vpbehavior.pretrain.config",
+    "PRETRAIN_CONFIG_CLASSES": "vpbehavior.pretrain.config",
 }
 
 __all__ = [
@@ -72,9 +78,18 @@ __all__ = [
 ]
 
 
+#: API names that differ from the name in their module.
+_RENAMED = {
+    "PREDICTIONS_SUFFIX": "SUFFIX",
+    "make_pretrain_config": "make_config",
+    "read_pretrain_config_file": "read_config_file",
+    "PRETRAIN_CONFIG_CLASSES": "CONFIG_CLASSES",
+}
+
+
 def __getattr__(name: str):
     if name in _LAZY:
-        return getattr(importlib.import_module(_LAZY[name]), name)
+        return getattr(importlib.import_module(_LAZY[name]), _RENAMED.get(name, name))
     raise AttributeError(f"module 'vpbehavior.api' has no attribute {name!r}")
 
 

@@ -27,16 +27,15 @@ def main(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     import vpbehavior
-    from vpbehavior.io.predictions import SUFFIX
-    from vpbehavior.scoring import ScoreConfig
-    from vpbehavior.scoring.export import export_file
+    from vpbehavior.api import PREDICTIONS_SUFFIX as SUFFIX
+    from vpbehavior.api import ScoreConfig, export_file
 
     kinds = ScoreConfig(export=args.to).exports
     if not kinds:
         raise vpbehavior.ConfigError("--to names no format; use e.g. --to boris,slp")
     source = Path(args.predictions)
     if source.is_dir():
-        from vpbehavior.scoring.summary import predictions_files
+        from vpbehavior.api import predictions_files
 
         files = [p for _, p in predictions_files(source)]
         if not files:

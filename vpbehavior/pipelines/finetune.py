@@ -12,14 +12,13 @@ from .pretrain import add_training_arguments, config_from_command, report
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    from vpbehavior.pretrain.config import FinetuneConfig
+    from vpbehavior.api import FinetuneConfig
 
     add_training_arguments(parser, FinetuneConfig)
 
 
 def main(args: argparse.Namespace) -> int:
-    from vpbehavior.pretrain import finetune
-    from vpbehavior.pretrain.config import FinetuneConfig
+    from vpbehavior.api import FinetuneConfig, finetune
 
     report(finetune(config=config_from_command(FinetuneConfig, args), progress=True))
     return 0

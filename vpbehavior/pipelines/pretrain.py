@@ -39,7 +39,7 @@ def add_training_arguments(parser: argparse.ArgumentParser, cls: type) -> None:
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    from vpbehavior.pretrain.config import Stage1Config, Stage2Config
+    from vpbehavior.api import Stage1Config, Stage2Config
 
     sub = parser.add_subparsers(dest="stage", metavar="STAGE", required=True, parser_class=type(parser))
     for name, cls in (("stage1", Stage1Config), ("stage2", Stage2Config)):
@@ -48,7 +48,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def config_from_command(cls: type, args: argparse.Namespace):
     """The config: defaults, then the config file, then the flags and positional data given."""
-    from vpbehavior.pretrain.config import make_config, read_config_file
+    from vpbehavior.api import make_pretrain_config as make_config
+    from vpbehavior.api import read_pretrain_config_file as read_config_file
 
     from ._flags import overrides_from_args
 
@@ -73,8 +74,8 @@ def report(result) -> None:
 
 
 def main(args: argparse.Namespace) -> int:
-    from vpbehavior.pretrain import pretrain
-    from vpbehavior.pretrain.config import CONFIG_CLASSES
+    from vpbehavior.api import PRETRAIN_CONFIG_CLASSES as CONFIG_CLASSES
+    from vpbehavior.api import pretrain
 
     config = config_from_command(CONFIG_CLASSES[args.stage], args)
     report(pretrain(args.stage, config=config, progress=True))

@@ -13,7 +13,7 @@ from ._flags import add_config_flags, add_loading_flags, config_from_args
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    from vpbehavior.scoring.config import ScoreConfig
+    from vpbehavior.api import ScoreConfig
 
     parser.add_argument(
         "data", nargs="?", default=None,
@@ -37,7 +37,7 @@ def _interrupt(signum, frame):  # SIGTERM (scancel, a job's time limit) unwinds 
 
 def main(args: argparse.Namespace) -> int:
     import vpbehavior
-    from vpbehavior.scoring import ScoreConfig, score, summarize_scores
+    from vpbehavior.api import ScoreConfig, score, summarize_scores
 
     if args.summarize is not None:
         if args.data or args.classifier or args.out:
