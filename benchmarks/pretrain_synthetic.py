@@ -54,6 +54,7 @@ def parse(argv=None):
     p.add_argument("--test-videos", type=int, default=4)
     p.add_argument("--frames", type=int, default=600, help="frames per synthetic video (30 fps)")
     p.add_argument("--size", type=int, default=64, help="video and encoder input size in pixels")
+    p.add_argument("--body-length", type=float, default=12.0, help="animal length in pixels (1.5 patches)")
     p.add_argument("--stage1-steps", type=int, default=400)
     p.add_argument("--stage2-steps", type=int, default=300)
     p.add_argument("--batch", type=int, default=16, help="clips per pretraining step")
@@ -69,12 +70,13 @@ def make_data(out: Path, args) -> tuple[Path, Path]:
     from vpbehavior.api import make_experiment
 
     train, test = out / "data" / "train", out / "data" / "test"
-    settings = dict(size=args.size, frames=args.frames, train=args.train_videos, test=args.test_videos, seed=args.seed)
+    settings = dict(size=args.size, frames=args.frames, train=args.train_videos, test=args.test_videos, seed=args.seed,
+                    body=args.body_length)  # fmt: skip
     marker = out / "data" / "settings.json"
     if marker.is_file() and json.loads(marker.read_text()) == settings:
         return train, test
     shutil.rmtree(out / "data", ignore_errors=True)
-    common = dict(height=args.size, width=args.size, n_frames=args.frames, progress=False)
+    common = dict(height=args.size, width=args.size, n_frames=args.frames, progress=False, body_length=args.body_length)
     make_experiment(train, n_videos=args.train_videos, seed=args.seed + 1, **common)
     make_experiment(test, n_videos=args.test_videos, seed=args.seed + 2, **common)
     marker.write_text(json.dumps(settings))
@@ -119,7 +121,9 @@ def probe(name, encoder, train, test, features: Path, size: int, frames: int) ->
 
     start = time.perf_counter()
     if encoder is not None:
-        cfg = vpb.ExtractConfig(size=size, clip_length=frames, stride=frames // 2, token_grid=0, batch_size=16)
+        # float32 cache: a weak encoder's features differ in the 4th digit, which float16 would round away
+        cfg = vpb.ExtractConfig(size=size, clip_length=frames, stride=frames // 2, token_grid=0, batch_size=16,
+                                dtype="float32")  # fmt: skip
         for recs in (train, test):
             result = vpb.extract_features(recs, encoder, cfg, cache=features)
             if not result.ok:
@@ -140,6 +144,7 @@ def main(argv=None) -> int:
 
     import vpbehavior as vpb
     from vpbehavior.models import build_model, get_config
+    from vpbehavior.pretrain.weights import center_patch_projection
 
     torch.set_num_threads(args.threads)
     out = Path(args.out)
@@ -161,7 +166,8 @@ def main(argv=None) -> int:
     rows.append(("pose features (keypoint motion)", "-", probe("pose", None, train, test, out / "f_pose", 0, 0), 0.0))
     print(f"pose baseline: mAP {rows[-1][2]['mAP']:.3f}", flush=True)
 
-    random_model = build_model(get_config(ENCODER), seed=args.seed).eval()
+    # the same from-scratch initialization the pretraining runs start from (centred patch projection)
+    random_model = center_patch_projection(build_model(get_config(ENCODER), seed=args.seed)).eval()
     random_model.origin = f"random:{ENCODER['name']}:seed{args.seed}"
     rows.append(("video, random init", "-", probe("random", random_model, train, test, out / "f_random",
                                                  args.size, frames), 0.0))  # fmt: skip
@@ -171,7 +177,7 @@ def main(argv=None) -> int:
     shutil.rmtree(out / "stage1", ignore_errors=True)
     s1 = vpb.pretrain(
         "stage1", data=[train_dir], weights=f"random:{config_file}", tokenizer=str(tokenizer), out=str(out / "stage1"),
-        steps=args.stage1_steps, lr=1e-3, warmup_steps=args.stage1_steps // 10, weight_decay=1e-4, token_drop=0.5,
+        steps=args.stage1_steps, lr=3e-4, warmup_steps=args.stage1_steps // 10, weight_decay=1e-4, token_drop=0.5,
         **common,
     )  # fmt: skip
     s1_time = time.perf_counter() - t0
@@ -184,7 +190,7 @@ def main(argv=None) -> int:
     shutil.rmtree(out / "stage2", ignore_errors=True)
     s2 = vpb.pretrain(
         "stage2", data=[train_dir], weights=str(s1.outputs[0]), out=str(out / "stage2"), steps=args.stage2_steps,
-        lr=5e-4, warmup_steps=args.stage2_steps // 10, decoder_layers=4, decoder_dim=64, **common,
+        lr=1e-4, warmup_steps=args.stage2_steps // 10, decoder_layers=4, decoder_dim=64, **common,
     )  # fmt: skip
     s2_time = time.perf_counter() - t0
     stage2_encoder = vpb.load_encoder(str(s2.outputs[0]))

@@ -37,14 +37,37 @@ def resolve_config(spec: str) -> VideoPrismConfig:
     return get_config(spec)
 
 
+#: Pixel statistics the from-scratch patch projection is initialized for (see `center_patch_projection`).
+PIXEL_MEAN, PIXEL_STD = 0.5, 0.25
+
+
+@torch.no_grad()
+def center_patch_projection(model: VideoPrism, mean: float = PIXEL_MEAN, std: float = PIXEL_STD) -> VideoPrism:
+    """Initialize a from-scratch model's patch projection for raw ``[0, 1]`` pixels (our choice).
+
+    VideoPrism feeds pixels in [0, 1] without mean/std normalization (the released weights
+    expect exactly that). A randomly initialized projection then passes on mostly the frames'
+    mean brightness, every clip maps to nearly the same embedding (cosine ~0.998 between
+    different synthetic clips) and contrastive training barely starts. Scaling the kernel by
+    ``1 / std`` and setting the bias to ``-mean * sum(kernel)`` makes the first layer see
+    centred, unit-scale inputs, as if the pixels were normalized, while the model and its input
+    convention stay the official ones.
+    """
+    linear = model.vision_encoder.patch_projection.linear
+    linear.weight.mul_(1.0 / std)
+    linear.bias.copy_(-mean * linear.weight.sum(1))
+    return model
+
+
 def load_model(weights: str, seed: int = 0, attention: str = "auto") -> tuple[VideoPrism, str]:
-    """``(model, origin)`` for ``weights``: ``random:<config name or .json>`` or anything
-    `VideoPrism.from_pretrained` reads (a file, a released name, a hub repo)."""
+    """``(model, origin)`` for ``weights``: ``random:<config name or .json>`` (a from-scratch model,
+    `center_patch_projection` applied) or anything `VideoPrism.from_pretrained` reads (a file, a
+    released name, a hub repo)."""
     weights = str(weights)
     impl = None if attention == "auto" else attention
     if weights.startswith("random:"):
         spec = weights.removeprefix("random:")
-        model = build_model(resolve_config(spec), attention_impl=impl, seed=seed)
+        model = center_patch_projection(build_model(resolve_config(spec), attention_impl=impl, seed=seed))
         return model, f"random:{spec}:seed{seed}"
     model = VideoPrism.from_pretrained(weights, attention_impl=impl)
     origin = str(Path(weights).resolve()) if Path(weights).exists() else weights

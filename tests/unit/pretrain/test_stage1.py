@@ -86,3 +86,20 @@ def test_a_few_steps_lower_the_loss(videos, spm_model, tmp_path, tiny):
     after = loss()
     assert after < before - 0.05, (before, after)  # a fixed set, no augmentation: deterministic
     assert result.outputs[0].name == "stage1_lvt.safetensors"
+
+
+def test_from_scratch_models_see_centred_pixels():
+    from vpbehavior.models.encoder import patchify
+    from vpbehavior.pretrain.weights import load_model
+
+    model, origin = load_model("random:tiny", seed=0)
+    plain = build_model("tiny", seed=0)
+    assert origin == "random:tiny:seed0"
+    gray = torch.full((1, 36, 36, 3), 0.5)
+    projection = model.vision_encoder.patch_projection
+    torch.testing.assert_close(projection(patchify(gray, 12)), torch.zeros(1, 9, 32), atol=1e-5, rtol=0)
+    ref = plain.vision_encoder.patch_projection.linear.weight
+    torch.testing.assert_close(projection.linear.weight, ref * 4)  # 1 / pixel std 0.25
+    for name, p in model.state_dict().items():  # nothing else differs from build_model's init
+        if "patch_projection" not in name:
+            assert torch.equal(p, plain.state_dict()[name]), name
