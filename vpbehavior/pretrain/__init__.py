@@ -18,8 +18,9 @@ Stages (the configs' help says which values come from the paper and which are ou
 - `finetune` (`FinetuneConfig`, `finetuning.FinetuneTask`): encoder + head on labelled clips.
 
 Modules: `config` (torch-free), `data` (sources, captions, clips, order), `masking`, `heads`
-(decoders, classifier head), `task` (task interface, FLOPs), `trainer` (DDP / FSDP, AMP,
-checkpoints, exact resume, metrics), `weights` (start models, outputs with provenance), `run`.
+(decoders, classifier head), `task` (task interface, FLOPs), `stage1`, `stage2`, `finetuning`
+(the three tasks), `trainer` (DDP / FSDP, AMP, checkpoints, exact resume, metrics), `weights`
+(start models, outputs with provenance), `run` (config -> model, data, trainer).
 
 ``vpbehavior.pretrain`` is both this package and a function: calling the module runs `pretrain`.
 """

@@ -1,4 +1,4 @@
-"""Two processes (torchrun, gloo) train exactly what one process trains with the same global batch."""
+"""Two processes (torchrun, gloo; DDP or FSDP) train what one process trains with the same global batch."""
 
 from __future__ import annotations
 
@@ -41,7 +41,9 @@ def _weights(path):
         ("stage2", ["--weights", "random:tiny_lvt", "--decoder-layers", "1", "--grad-accum", "2"],
          "stage2_encoder.safetensors"),
         ("stage1", ["--weights", "random:tiny_lvt", "--token-drop", "0.5"], "stage1_lvt.safetensors"),
+        ("stage2", ["--weights", "random:tiny_lvt", "--decoder-layers", "1", "--fsdp"], "stage2_encoder.safetensors"),
     ],
+    ids=["stage2-ddp-accumulation", "stage1-ddp-gathered-negatives", "stage2-fsdp"],
 )  # fmt: skip
 def test_two_processes_match_one(videos, spm_model, tmp_path, stage, extra, output):
     from vpbehavior.cli import main
@@ -49,7 +51,7 @@ def test_two_processes_match_one(videos, spm_model, tmp_path, stage, extra, outp
     if stage == "stage1":
         extra = [*extra, "--tokenizer", str(spm_model)]
     one, two = tmp_path / "one", tmp_path / "two"
-    assert main(_args(stage, videos, one, extra)) == 0
+    assert main(_args(stage, videos, one, [a for a in extra if a != "--fsdp"])) == 0  # FSDP needs 2+ processes
     printed = _torchrun(_args(stage, videos, two, extra))
     assert printed.count("trained 3 steps") == 1  # only process 0 reports
     a, b = _weights(one / output), _weights(two / output)
