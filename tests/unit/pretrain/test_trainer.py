@@ -139,3 +139,19 @@ def test_api_entry_points():
         vpbehavior.pretrain("stage3")
     with pytest.raises(ValueError, match="mask-ratio"):
         vpbehavior.Stage2Config(mask_ratio=1.5)
+
+
+def test_gradient_checkpointing_changes_memory_not_results(videos, tmp_path, tiny):
+    from vpbehavior.pretrain import pretrain
+    from vpbehavior.pretrain.run import build_stage2
+
+    plain = pretrain("stage2", config=_stage2(videos, tmp_path / "plain", tiny, steps=2, grad_accum=1))
+    ckpt_cfg = _stage2(videos, tmp_path / "ckpt", tiny, steps=2, grad_accum=1, grad_checkpointing=True)
+    trainer = build_stage2(ckpt_cfg)
+    calls = []
+    layer = trainer.task.student.spatial_encoder.layers[0]
+    layer.register_forward_pre_hook(lambda m, i: calls.append(1))  # (recomputation stops before forward hooks)
+    result = trainer.fit()
+    assert len(calls) == 2 * 2  # each of the 2 steps runs the layer twice: forward, and again in backward
+    for k, v in plain.final_state.items():
+        assert torch.equal(v, result.final_state[k]), k
