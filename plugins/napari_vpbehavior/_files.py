@@ -9,19 +9,9 @@
 
 from __future__ import annotations
 
-import csv
-import io
-import os
-import tempfile
 from pathlib import Path
 
-from vpbehavior.core import FRAME_LEVEL, BehaviorLabels, DataError, Predictions, VpbehaviorError
-
-BORIS_COLUMNS = [
-    "Observation id", "Observation date", "Description", "Observation type", "Source", "Time offset (s)",
-    "Media duration (s)", "FPS", "Subject", "Behavior", "Behavioral category", "Modifiers", "Behavior type",
-    "Time", "Media file name", "Image index", "Comment",
-]  # fmt: skip
+from vpbehavior.core import BehaviorLabels, DataError, Predictions, VpbehaviorError
 
 
 class PredictionsReaderMissing(VpbehaviorError):
@@ -40,43 +30,11 @@ def label_kind(path: str | Path) -> str:
     raise DataError(f"{path}: save labels as .behavior.json, .slp, or a BORIS .csv / .tsv table")
 
 
-def _atomic_bytes(path: Path, data: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".partial")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 def boris_table(labels: BehaviorLabels, fps: float, media: str = "", delimiter: str = ",") -> str:
-    """``labels`` as a BORIS tabular-events export: a START and a STOP row per bout (times in seconds).
+    """``labels`` as a BORIS tabular-events export (`vpbehavior.io.label_formats.boris_events_text`)."""
+    from vpbehavior.io.label_formats import boris_events_text
 
-    A bout ``[start, stop)`` starts at ``start / fps`` and stops at ``stop / fps``; the frame-level
-    subject is "No focal subject"; a bout's target goes to the Comment column.
-    """
-    if not fps or fps <= 0:
-        raise DataError("a BORIS table needs the video's frame rate (fps)")
-    duration = labels.n_frames / fps
-    rows = []
-    for bout in labels.to_bouts():
-        subject = "No focal subject" if bout.subject == FRAME_LEVEL else bout.subject
-        comment = f"target={bout.target}" if bout.target else ""
-        for status, frame in (("START", bout.start), ("STOP", bout.stop)):
-            rows.append((frame / fps, 0 if status == "STOP" else 1, subject, bout.behavior, status, frame, comment))
-    rows.sort(key=lambda r: (r[0], r[1]))  # STOP before START at the same time
-    out = io.StringIO()
-    writer = csv.writer(out, delimiter=delimiter, lineterminator="\n")
-    writer.writerow(BORIS_COLUMNS)
-    obs = Path(media).stem or "vpbehavior"
-    for time_s, _, subject, behavior, status, frame, comment in rows:
-        writer.writerow([obs, "", "exported by vpbehavior", "Media file(s)", f"observation from media file {media}",
-                         "0.000", f"{duration:.6f}", f"{fps:.6f}", subject, behavior, "", "", status,
-                         f"{time_s:.6f}", media, frame, comment])  # fmt: skip
-    return out.getvalue()
+    return boris_events_text(labels.to_bouts(), labels.n_frames, fps, media=media, delimiter=delimiter)
 
 
 def save_labels_as(
@@ -102,11 +60,13 @@ def save_labels_as(
         return save_labels(labels, path)
     if kind == "boris":
         delimiter = "\t" if path.suffix.lower() == ".tsv" else ","
-        _atomic_bytes(path, boris_table(labels, fps or 0, media, delimiter).encode("utf-8"))
+        from vpbehavior.io.labels_file import atomic_write_text
+
+        atomic_write_text(path, boris_table(labels, fps or 0, media, delimiter))
         return path
     import sleap_io as sio
 
-    from vpbehavior.io.pose import labels_to_events, load_pose_file, pose_to_sleap
+    from vpbehavior.io.pose import labels_to_events, load_pose_file, pose_to_sleap, save_slp
 
     if pose_file is not None and Path(pose_file).is_file():
         base = load_pose_file(pose_file)
@@ -117,16 +77,7 @@ def save_labels_as(
     target_video = base.videos[0] if base.videos else None
     base.events[:] = [e for e in base.events if e.video is not target_video]
     labels_to_events(labels, base, target_video)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=".partial.slp")
-    os.close(fd)
-    try:
-        sio.save_slp(base, tmp, verbose=False)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
+    return save_slp(base, path)
 
 
 def load_labels_from(

@@ -818,3 +818,55 @@ def align_subjects(labels: BehaviorLabels, subjects: Sequence[str], source: str 
         out[:, target.index(mapping[s])] = labels.values[:, j]
     targets = {(mapping[s], c): mapping[t] for (s, c), t in labels.targets.items()}
     return BehaviorLabels(out, labels.classes, target, labels.background, targets)
+
+
+# ------------------------------------------------------------------ writing BORIS tables
+#: The columns of BORIS 8's tabular events export, in its order.
+BORIS_EVENT_COLUMNS = (
+    "Observation id", "Observation date", "Description", "Observation duration", "Observation type", "Source",
+    "Time offset (s)", "Media duration (s)", "FPS", "Subject", "Behavior", "Behavioral category", "Behavior type",
+    "Time", "Media file name", "Image index", "Image file path", "Comment",
+)  # fmt: skip
+
+
+def boris_events_text(
+    bouts: Sequence,
+    n_frames: int,
+    fps: float,
+    *,
+    media: str = "",
+    observation: str = "",
+    description: str = "exported by vpbehavior",
+    delimiter: str = "\t",
+) -> str:
+    """Bouts as a BORIS tabular-events export (a START and a STOP row each) that `read_label_file` reads back.
+
+    ``bouts``: `Bout`s, or anything with start, stop, subject and behavior (e.g. predicted bouts).
+
+    A bout ``[start, stop)`` starts at ``start / fps`` and stops at ``stop / fps``; the frame-level
+    subject is "No focal subject"; a bout's target goes to the Comment column as ``target=<subject>``.
+    """
+    if not fps or fps <= 0:
+        raise DataError("a BORIS table needs the video's frame rate (fps)")
+    duration = n_frames / fps
+    media_name = Path(media).name if media else ""
+    observation = observation or Path(media_name).stem or "vpbehavior"
+    source = f"player #1:{media}" if media else ""
+    events = []
+    for b in bouts:
+        subject = "No focal subject" if b.subject == FRAME_LEVEL else b.subject
+        target = getattr(b, "target", None)
+        comment = f"target={target}" if target else ""
+        events.append((b.stop / fps, 0, subject, b.behavior, "STOP", b.stop, comment))
+        events.append((b.start / fps, 1, subject, b.behavior, "START", b.start, comment))
+    events.sort(key=lambda e: (round(e[0], 6), e[1], e[2], e[3]))  # a STOP before a START at the same time
+    out = io.StringIO()
+    writer = csv.writer(out, delimiter=delimiter, lineterminator="\n")
+    writer.writerow(BORIS_EVENT_COLUMNS)
+    for time_s, _, subject, behavior, status, frame, comment in events:
+        writer.writerow([
+            observation, "", description, f"{duration:.6f}", "Media file(s)", source, "0.000",
+            f"{duration:.6f}", f"{fps:.6f}", subject, behavior, "", status, f"{time_s:.6f}", media_name, str(frame),
+            "NA", comment,
+        ])  # fmt: skip
+    return out.getvalue()

@@ -45,6 +45,19 @@ def load_pose_file(path: str | Path, format: str | None = None):
         raise DataError(f"could not read pose file ({type(err).__name__}: {err})", path) from err
 
 
+def save_slp(sleap_labels, path: str | Path) -> Path:
+    """Write sleap-io ``Labels`` (pose and behavior events) to ``path`` atomically (temporary file, then rename)."""
+    import sleap_io as sio
+
+    from vpbehavior._files import atomic_output
+
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with atomic_output(path, suffix=".slp") as tmp:
+        sio.save_slp(sleap_labels, str(tmp), verbose=False)
+    return path
+
+
 def warn_if_no_points(pose: Pose, path: str | Path) -> None:
     """Warn (`warn_data`) when a pose file has no located keypoint at all: it would train on nothing."""
     if pose.n_frames and not np.isfinite(pose.points).all(-1).any():

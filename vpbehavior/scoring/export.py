@@ -29,7 +29,7 @@ from pathlib import Path
 import numpy as np
 
 from vpbehavior._files import atomic_output
-from vpbehavior.core import FRAME_LEVEL, BehaviorLabels, Predictions
+from vpbehavior.core import BehaviorLabels, Predictions
 from vpbehavior.core.errors import ConfigError, DataError
 
 from .config import EXPORT_FORMATS
@@ -37,11 +37,6 @@ from .config import EXPORT_FORMATS
 SUFFIXES = {"boris": ".boris.tsv", "slp": ".predictions.slp", "nwb": ".nwb", "csv": ".frames.csv"}
 
 #: The columns of BORIS's tabular events export (BORIS 8).
-BORIS_COLUMNS = (
-    "Observation id", "Observation date", "Description", "Observation duration", "Observation type", "Source",
-    "Time offset (s)", "Media duration (s)", "FPS", "Subject", "Behavior", "Behavioral category", "Behavior type",
-    "Time", "Media file name", "Image index", "Image file path", "Comment",
-)  # fmt: skip
 NO_FOCAL = "No focal subject"
 
 
@@ -88,38 +83,19 @@ def _need_fps(pred: Predictions, what: str) -> float:
 
 
 # ------------------------------------------------------------------ BORIS
-def boris_rows(pred: Predictions, video: str | Path | None = None) -> list[list[str]]:
-    """The rows (after the header) of the BORIS tabular events table."""
+def export_boris(pred: Predictions, path: str | Path, video: str | Path | None = None) -> Path:
+    """The predicted bouts as a BORIS tabular-events table (`vpbehavior.io.label_formats.boris_events_text`)."""
+    from vpbehavior._files import atomic_write_text
+    from vpbehavior.io.label_formats import boris_events_text
     from vpbehavior.io.predictions import predicted_bouts
 
     fps = _need_fps(pred, "a BORIS table")
-    duration = pred.n_frames / fps
-    media = Path(video).name if video else pred.recording
-    source = f"player #1:{video or media}"
-    events = []
-    for b in predicted_bouts(pred):
-        subject = NO_FOCAL if b.subject == FRAME_LEVEL else b.subject
-        events.append((b.stop / fps, 0, subject, b.behavior, "STOP", b.stop))
-        events.append((b.start / fps, 1, subject, b.behavior, "START", b.start))
-    events.sort(key=lambda e: (round(e[0], 6), e[1], e[2], e[3]))  # a STOP before a START at the same time
-    rows = []
-    for time_s, _, subject, behavior, status, frame in events:
-        rows.append([
-            pred.recording, "", "vpbehavior predictions", f"{duration:.3f}", "Media file(s)", source, "0.000",
-            f"{duration:.3f}", f"{fps:.3f}", subject, behavior, "", status, f"{time_s:.3f}", media, str(frame),
-            "NA", "",
-        ])  # fmt: skip
-    return rows
-
-
-def export_boris(pred: Predictions, path: str | Path, video: str | Path | None = None) -> Path:
-    path = Path(path)
-    rows = boris_rows(pred, video)
-    with atomic_output(path) as tmp, open(tmp, "w", newline="", encoding="utf-8") as fh:
-        writer = csv.writer(fh, delimiter="\t", lineterminator="\n")
-        writer.writerow(BORIS_COLUMNS)
-        writer.writerows(rows)
-    return path
+    text = boris_events_text(
+        predicted_bouts(pred), pred.n_frames, fps, media=str(video) if video else pred.recording,
+        observation=pred.recording, description="vpbehavior predictions",
+    )  # fmt: skip
+    atomic_write_text(Path(path), text)
+    return Path(path)
 
 
 # ------------------------------------------------------------------ sleap-io
@@ -138,7 +114,7 @@ def export_slp(
     """A copy of the pose file ``pose`` (or a new .slp) with the bouts added as ``PredictedEvent``s."""
     import sleap_io as sio
 
-    from vpbehavior.io.pose import labels_to_events, load_pose_file
+    from vpbehavior.io.pose import labels_to_events, load_pose_file, save_slp
 
     path = Path(path)
     if pose is not None:
@@ -154,9 +130,7 @@ def export_slp(
         raise DataError("the pose file references no video to attach behavior events to", pose)
     labels, scores = called_labels(pred)
     labels_to_events(labels, slp, video=target, predicted=True, scores=scores)
-    with atomic_output(path, suffix=".slp") as tmp:
-        sio.save_slp(slp, str(tmp), verbose=False)
-    return path
+    return save_slp(slp, path)
 
 
 # ------------------------------------------------------------------ NWB

@@ -11,7 +11,6 @@ from pathlib import Path
 
 import numpy as np
 
-from vpbehavior._files import atomic_output
 from vpbehavior.core import Recording
 from vpbehavior.core.errors import ConfigError
 from vpbehavior.reporting import Progress, track
@@ -41,10 +40,9 @@ def _write_files(
     rec: SyntheticRecording, out_dir: str | Path, name: str, codec: str = "h264", video_options: dict | None = None
 ) -> Path:
     """Write the three files of ``rec``; returns the video file."""
-    import sleap_io as sio
 
     from vpbehavior.io.labels_file import SUFFIX, save_labels
-    from vpbehavior.io.pose import labels_to_events, pose_to_sleap
+    from vpbehavior.io.pose import labels_to_events, pose_to_sleap, save_slp
     from vpbehavior.io.video import write_video
 
     out_dir = Path(out_dir)
@@ -55,8 +53,7 @@ def _write_files(
     save_labels(rec.labels, out_dir / f"{name}{SUFFIX}")
     slp = pose_to_sleap(rec.pose, video_path=video_path.resolve())
     labels_to_events(rec.labels, slp)
-    with atomic_output(out_dir / f"{name}.slp", suffix=".slp") as tmp:
-        sio.save_slp(slp, str(tmp), verbose=False)
+    save_slp(slp, out_dir / f"{name}.slp")
     return video_path
 
 
