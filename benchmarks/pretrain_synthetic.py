@@ -104,10 +104,9 @@ def make_data(out: Path, args) -> tuple[Path, Path]:
 
 def train_tokenizer(out: Path, train_recordings) -> Path:
     """A SentencePiece model on the captions the labels give (the real c4_en vocabulary is not needed here)."""
-    import sentencepiece as spm
-
     from vpbehavior.models.tokenizer import canonicalize_text
     from vpbehavior.pretrain.data import caption_from_labels
+    from vpbehavior.testing.tokenizer import train_sentencepiece
 
     captions = set()
     for rec in train_recordings:
@@ -116,22 +115,14 @@ def train_tokenizer(out: Path, train_recordings) -> Path:
             if c:
                 captions.add(c)
     captions = {canonicalize_text(c) for c in captions}  # what the tokenizer will be given ("... animal0.")
-    corpus = out / "captions.txt"
-    corpus.write_text("\n".join(sorted(captions)) + "\n")
     words = {w for c in captions for w in c.split()}
-    spm.SentencePieceTrainer.train(
-        input=str(corpus),
-        model_prefix=str(out / "captions_spm"),
-        vocab_size=min(ENCODER["vocabulary_size"], len(words) + 8),
+    return train_sentencepiece(
+        sorted(captions),
+        out / "captions_spm",
+        min(ENCODER["vocabulary_size"], len(words) + 8),
+        "word",
         hard_vocab_limit=False,  # a word vocabulary: as many pieces as there are words
-        model_type="word",
-        bos_id=1,
-        eos_id=2,
-        unk_id=0,
-        pad_id=-1,
-        minloglevel=2,
     )
-    return out / "captions_spm.model"
 
 
 def probe(name, encoder, train, test, features: Path, size: int, frames: int) -> dict:

@@ -52,24 +52,12 @@ def test_padding_truncation_and_bos_logic(ref):
 
 @pytest.fixture(scope="module")
 def spm_model(tmp_path_factory):
-    spm = pytest.importorskip("sentencepiece")
-    d = tmp_path_factory.mktemp("spm")
-    corpus = d / "corpus.txt"
+    pytest.importorskip("sentencepiece")
+    from vpbehavior.testing.tokenizer import train_sentencepiece
+
     words = "a mouse grooming its face then walking fly courtship chasing rearing video of"
     lines = [" ".join(np.random.default_rng(i).permutation(words.split())) + "." for i in range(200)]
-    corpus.write_text("\n".join(lines))
-    spm.SentencePieceTrainer.train(
-        input=str(corpus),
-        model_prefix=str(d / "m"),
-        vocab_size=30,
-        model_type="unigram",
-        bos_id=1,
-        eos_id=2,
-        unk_id=0,
-        pad_id=-1,
-        minloglevel=2,
-    )
-    return d / "m.model"
+    return train_sentencepiece(lines, tmp_path_factory.mktemp("spm"), vocab_size=30)
 
 
 def test_sentencepiece_tokenizer_end_to_end(spm_model):

@@ -30,23 +30,12 @@ def videos(tmp_path_factory) -> Path:
 @pytest.fixture(scope="session")
 def spm_model(tmp_path_factory) -> Path:
     """A SentencePiece model (36 pieces, BOS 1) trained on caption words; fits tiny_lvt's 64 embeddings."""
-    spm = pytest.importorskip("sentencepiece")
-    folder = tmp_path_factory.mktemp("spm")
+    pytest.importorskip("sentencepiece")
+    from vpbehavior.testing.tokenizer import train_sentencepiece
+
     words = CAPTION_WORDS.split()
     lines = [" ".join(np.random.default_rng(i).permutation(words)) + "." for i in range(300)]
-    (folder / "corpus.txt").write_text("\n".join(lines))
-    spm.SentencePieceTrainer.train(
-        input=str(folder / "corpus.txt"),
-        model_prefix=str(folder / "m"),
-        vocab_size=40,
-        model_type="unigram",
-        bos_id=1,
-        eos_id=2,
-        unk_id=0,
-        pad_id=-1,
-        minloglevel=2,
-    )
-    return folder / "m.model"
+    return train_sentencepiece(lines, tmp_path_factory.mktemp("spm"), vocab_size=40)
 
 
 @pytest.fixture(autouse=True)
