@@ -77,7 +77,7 @@ def _remove(tmp: Path) -> None:
         pass
 
 
-def _host_tag() -> str:
+def host_tag() -> str:
     """This machine (host name, and on Linux the PID namespace) as a file-name-safe tag.
 
     Two containers may share a host name but not their process ids; the namespace keeps one
@@ -113,7 +113,7 @@ def _temp_name_parts(path: Path, suffix: str | None) -> tuple[str, str]:
     return f".{base}{_MARK}", tail
 
 
-def _process_state(pid: int) -> tuple[bool, float | None]:
+def process_state(pid: int) -> tuple[bool, float | None]:
     """``(alive, start time as a Unix timestamp or None)`` of process ``pid`` on this machine.
 
     A zombie (exited, not yet reaped) counts as gone. The start time comes from Linux
@@ -142,11 +142,11 @@ def _is_stale(pid: int, host: str, entry: os.DirEntry, now: float) -> bool:
         mtime = entry.stat(follow_symlinks=False).st_mtime
     except OSError:
         return False
-    if host != _host_tag() or os.name != "posix":
+    if host != host_tag() or os.name != "posix":
         return now - mtime > STALE_AFTER_S
     if pid == os.getpid() or pid <= 0:
         return False  # ours (another thread's write in progress) or not a process id
-    alive, started = _process_state(pid)
+    alive, started = process_state(pid)
     # a process that started after the file last changed cannot have written it (pid reused)
     return not alive or (started is not None and started > mtime + 2.0)
 
@@ -202,7 +202,7 @@ def atomic_output(path: str | Path, suffix: str | None = None) -> Iterator[Path]
     path.parent.mkdir(parents=True, exist_ok=True)
     remove_stale_temporaries(path, suffix)
     lead, tail = _temp_name_parts(path, suffix)
-    fd, name = tempfile.mkstemp(prefix=f"{lead}{os.getpid()}@{_host_tag()}-", suffix=tail, dir=path.parent)
+    fd, name = tempfile.mkstemp(prefix=f"{lead}{os.getpid()}@{host_tag()}-", suffix=tail, dir=path.parent)
     os.close(fd)
     tmp = Path(name)
     try:

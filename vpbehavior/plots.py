@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 
 
-def _figure(width: float, height: float):
+def new_figure(width: float, height: float):
     import matplotlib
 
     matplotlib.use("Agg", force=False)
@@ -17,7 +17,7 @@ def _figure(width: float, height: float):
     return Figure(figsize=(width, height), dpi=100)
 
 
-def _save(fig, path: str | Path) -> Path:
+def save_figure(fig, path: str | Path) -> Path:
     """Save atomically (temp file + rename)."""
     from vpbehavior._files import atomic_output
 
@@ -40,7 +40,7 @@ def plot_pr_curves(
     """One precision-recall curve per class (targets 1/0/-1 ``[N, C]``), AP in the legend."""
     from vpbehavior.classify.metrics import average_precision, precision_recall_curve
 
-    fig = _figure(6, 5)
+    fig = new_figure(6, 5)
     ax = fig.add_subplot()
     for j, name in enumerate(classes):
         if name == background:
@@ -52,7 +52,7 @@ def plot_pr_curves(
         ax.step(np.r_[0, recall], np.r_[precision[0], precision], where="post", label=f"{name} (AP {ap:.3f})")
     ax.set(xlabel="recall", ylabel="precision", xlim=(0, 1), ylim=(0, 1.02), title="precision-recall per behavior")
     ax.legend(fontsize=7, loc="lower left")
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
 def plot_ethogram(
@@ -69,7 +69,7 @@ def plot_ethogram(
     """
     import matplotlib
 
-    fig = _figure(10, 0.6 + 0.35 * len(rows) * max(1, len(classes)) / 2)
+    fig = new_figure(10, 0.6 + 0.35 * len(rows) * max(1, len(classes)) / 2)
     ax = fig.add_subplot()
     cmap = matplotlib.colormaps["tab20"]
     shown = [c for c in classes if c != background]
@@ -89,4 +89,4 @@ def plot_ethogram(
     ax.set_xlabel("time (s)" if fps else "frame")
     ax.set_title(title)
     ax.legend(fontsize=7, ncol=min(6, len(shown)), loc="upper center", bbox_to_anchor=(0.5, -0.25))
-    return _save(fig, path)
+    return save_figure(fig, path)

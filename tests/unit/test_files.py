@@ -108,9 +108,9 @@ def _write_checkpoint(path):
 
 
 def _write_plot(path):
-    from vpbehavior.plots import _figure, _save
+    from vpbehavior.plots import new_figure, save_figure
 
-    return _save(_figure(1, 1), path)
+    return save_figure(new_figure(1, 1), path)
 
 
 def _write_video(path):
@@ -169,15 +169,15 @@ def _killed_writer(path):
 
 @pytest.mark.skipif(os.name != "posix", reason="SIGKILL and process ids of this host")
 def test_next_write_removes_temporaries_of_a_killed_writer(tmp_path):
-    from vpbehavior._files import _host_tag
+    from vpbehavior._files import host_tag
 
     path = tmp_path / "classifier.pt"
     name, pid = _killed_writer(path)
     assert (tmp_path / name).is_file() and not path.exists()
     assert name.startswith(".classifier.pt.") and name.endswith(".tmp")
-    assert f"{pid}@{_host_tag()}" in name  # recognisable: the writer's pid and host
+    assert f"{pid}@{host_tag()}" in name  # recognisable: the writer's pid and host
 
-    host = _host_tag()
+    host = host_tag()
     keep = {
         # not ours: other tools' names, an old-style name, the real file of another target
         ".classifier.pt.abc123.tmp",
@@ -230,12 +230,12 @@ def test_killed_writer_with_suffix_is_cleaned_and_others_suffixes_are_not(tmp_pa
 
 def test_pid_reused_by_a_later_process_counts_as_gone(tmp_path):
     """A temp older than the live process with its pid cannot be that process's."""
-    from vpbehavior._files import _host_tag, _process_state
+    from vpbehavior._files import host_tag, process_state
 
-    alive, started = _process_state(os.getppid())
+    alive, started = process_state(os.getppid())
     if not alive or started is None:
         pytest.skip("process start times need Linux /proc")
-    name = f".x.bin.vpb-{os.getppid()}@{_host_tag()}-gggggggg.tmp"
+    name = f".x.bin.vpb-{os.getppid()}@{host_tag()}-gggggggg.tmp"
     (tmp_path / name).write_bytes(b"?")
     before = started - 3600
     os.utime(tmp_path / name, (before, before))

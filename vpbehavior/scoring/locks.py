@@ -23,7 +23,7 @@ import threading
 import time
 from pathlib import Path
 
-from vpbehavior._files import _host_tag, _process_state
+from vpbehavior._files import host_tag, process_state
 
 __all__ = ["FileLock", "LockLost"]
 
@@ -71,14 +71,14 @@ class FileLock:
     def _stale(self, info: dict | None, mtime: float, now: float) -> bool:
         if info is None:
             return now - mtime > _GARBLED_GRACE_S
-        if info.get("host") == _host_tag() and os.name == "posix":
+        if info.get("host") == host_tag() and os.name == "posix":
             try:
                 pid = int(info.get("pid", -1))
             except (TypeError, ValueError):
                 return now - mtime > _GARBLED_GRACE_S
             if pid == os.getpid():  # ours only while one of this process's FileLocks holds it
                 return info.get("token") not in _LIVE_TOKENS
-            alive, started = _process_state(pid)
+            alive, started = process_state(pid)
             return not alive or (started is not None and started > float(info.get("started", 0)) + 2.0)
         return now - mtime > self.stale_after_s
 
@@ -100,7 +100,7 @@ class FileLock:
 
     def _try_create(self) -> bool:
         token = secrets.token_hex(8)
-        info = {"pid": os.getpid(), "host": _host_tag(), "started": time.time(), "token": token}
+        info = {"pid": os.getpid(), "host": host_tag(), "started": time.time(), "token": token}
         try:
             fd = os.open(self.path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
         except FileExistsError:

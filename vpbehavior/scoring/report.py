@@ -82,7 +82,7 @@ def plot_ethogram(pred: Predictions, path: str | Path, title: str = "") -> Path:
     """The ethogram of every subject of ``pred`` as a PNG (see the module docstring)."""
     from matplotlib.patches import Patch
 
-    from vpbehavior.plots import _figure, _save
+    from vpbehavior.plots import new_figure, save_figure
 
     rows = _ethogram_rows(pred)
     n_rows = max(1, len(rows))
@@ -91,7 +91,7 @@ def plot_ethogram(pred: Predictions, path: str | Path, title: str = "") -> Path:
     scale = (1.0 / fps / (60.0 if minutes else 1.0)) if fps else 1.0
     unit = "time (min)" if minutes else ("time (s)" if fps else "frame")
     row_h = 0.26 if n_rows <= 24 else 0.17
-    fig = _figure(11, 1.2 + row_h * n_rows)
+    fig = new_figure(11, 1.2 + row_h * n_rows)
     ax = fig.add_subplot()
     palette = _palette(len(pred.classes))
     end = pred.n_frames * scale
@@ -137,7 +137,7 @@ def plot_ethogram(pred: Predictions, path: str | Path, title: str = "") -> Path:
             handles=[Patch(color="0.88", label="subject absent (not scored)")], fontsize=7, loc="upper right",
             bbox_to_anchor=(1.0, 1.0 + 0.35 / (row_h * n_rows + 0.4)), frameon=False,
         )  # fmt: skip
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
 # ------------------------------------------------------------------ report.html

@@ -12,7 +12,7 @@ import time
 
 import pytest
 
-from vpbehavior._files import _host_tag
+from vpbehavior._files import host_tag
 from vpbehavior.scoring.locks import FileLock
 
 HOLD = """
@@ -52,7 +52,7 @@ def test_one_holder_at_a_time_and_release(tmp_path):
     a, b = FileLock(path), FileLock(path)
     assert a.acquire() and a.held
     info = json.loads(path.read_text())
-    assert info["pid"] == os.getpid() and info["host"] == _host_tag() and info["started"] <= time.time()
+    assert info["pid"] == os.getpid() and info["host"] == host_tag() and info["started"] <= time.time()
     assert not b.acquire()  # held by a live FileLock of this very process
     assert not b.acquire(blocking=True, poll_s=0.05, timeout=0.2)
     a.release()
@@ -128,7 +128,7 @@ def test_racing_processes_get_exactly_one_winner(tmp_path, stale):
     if stale:  # a claim left by a process that is gone: everyone tries to take it over at once
         dead = subprocess.Popen([sys.executable, "-c", "pass"])
         dead.wait()
-        path.write_text(json.dumps({"pid": dead.pid, "host": _host_tag(), "started": 0.0, "token": "dead"}))
+        path.write_text(json.dumps({"pid": dead.pid, "host": host_tag(), "started": 0.0, "token": "dead"}))
     winners = tmp_path / "winners"
     winners.mkdir()
     start = time.time() + 1.5
