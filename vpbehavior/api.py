@@ -67,6 +67,17 @@ _LAZY = {
     "make_pretrain_config": "vpbehavior.pretrain.config",
     "read_pretrain_config_file": "vpbehavior.pretrain.config",
     "PRETRAIN_CONFIG_CLASSES": "vpbehavior.pretrain.config",
+    "search": "vpbehavior.search",
+    "similarity_trace": "vpbehavior.search",
+    "zero_shot": "vpbehavior.search",
+    "TextSearch": "vpbehavior.search",
+    "SearchConfig": "vpbehavior.search.config",
+    "DEFAULT_LVT_WEIGHTS": "vpbehavior.search.config",
+    "SearchResults": "vpbehavior.search",
+    "Query": "vpbehavior.search",
+    "read_query_file": "vpbehavior.search",
+    "DEFAULT_TEMPLATES": "vpbehavior.search",
+    "evaluate_predictions": "vpbehavior.classify.evaluation",
 }
 
 __all__ = [

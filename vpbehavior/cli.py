@@ -30,6 +30,7 @@ SUBCOMMANDS: list[tuple[str, str, str]] = [
         "run a paper benchmark protocol (flyvsfly, calms21, chimpact, kabr)",
     ),
     ("score", "vpbehavior.pipelines.score", "score every video of a folder: predictions, bouts, ethograms, summary"),
+    ("search", "vpbehavior.pipelines.search", "find moments by text (zero-shot, video-text LvT model)"),
     ("export", "vpbehavior.pipelines.export", "export predictions to BORIS, sleap-io (.slp), NWB or CSV"),
     ("pretrain", "vpbehavior.pipelines.pretrain", "pretrain the encoder: stage1 (video-text), stage2 (distillation)"),
     ("finetune", "vpbehavior.pipelines.finetune", "fine-tune the encoder and a head end to end on labelled clips"),
@@ -75,7 +76,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     from vpbehavior.core.errors import VpbehaviorError
 
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args, extra = parser.parse_known_args(argv)
+    if extra:
+        # argparse gives a trailing positional list (`search DATA "q1" --out O "q2"`) only the words before
+        # the first option; a command that declares TRAILING_POSITIONALS takes the other words too
+        field = getattr(importlib.import_module(args._module), "TRAILING_POSITIONALS", None) if args.command else None
+        options = [word for word in extra if word.startswith("-")]
+        if field is None or options:
+            parser.error(f"unrecognized arguments: {' '.join(options or extra)}")
+        setattr(args, field, [*getattr(args, field), *extra])
     if args.command is None:
         parser.print_help()
         return 0

@@ -14,12 +14,12 @@ from pathlib import Path
 
 import numpy as np
 
-from vpbehavior.core import Predictions, Recording
+from vpbehavior.core import FRAME_LEVEL, Predictions, Recording
 from vpbehavior.core.errors import DataError
 from vpbehavior.reporting import Progress, track
 
 from .classifier import BehaviorClassifier
-from .data import row_targets
+from .data import row_targets, targets_for
 from .metrics import evaluation_report
 
 
@@ -181,14 +181,8 @@ def evaluate(
         raise DataError("no labelled recording to evaluate has usable features: " + "; ".join(
             f"{name}: {why}" for name, why in left_out[:3]))  # fmt: skip
     scored = score_recordings(classifier, labelled, features, progress)
-    y, scores, calls, bounds = _stack(scored)
     thresholds = None if classifier.single_label else classifier.postprocess.thresholds
-    metrics = evaluation_report(
-        y, scores, calls, classifier.classes, classifier.background, bounds, iou,
-        single_label=classifier.single_label, thresholds=thresholds,
-    )  # fmt: skip
-    metrics["n_cells"] = int((y >= 0).all(1).sum())
-    metrics["recordings"] = [s.predictions.recording for s in scored]
+    metrics = _metrics(scored, classifier.classes, classifier.background, iou, classifier.single_label, thresholds)
     metrics["feature_spec"] = {k: v for k, v in classifier.feature_spec.items() if k != "encoder"}
     metrics["encoder"] = (classifier.feature_spec.get("encoder") or {}).get("model")
     metrics["head"] = classifier.config.head
@@ -197,4 +191,93 @@ def evaluate(
     methods = classifier.info.get("threshold_methods") or {}
     for row in metrics["per_class"]:
         row["threshold_method"] = methods.get(row["class"])
+    return EvaluationReport(metrics, scored)
+
+
+def _metrics(scored, classes, background, iou: float, single_label: bool, thresholds=None) -> dict:
+    y, scores, calls, bounds = _stack(scored)
+    metrics = evaluation_report(
+        y, scores, calls, classes, background, bounds, iou, single_label=single_label, thresholds=thresholds
+    )
+    metrics["n_cells"] = int((y >= 0).all(1).sum())
+    metrics["recordings"] = [s.predictions.recording for s in scored]
+    return metrics
+
+
+def _predictions_list(predictions) -> list[Predictions]:
+    """Predictions objects from objects, predictions files, or folders of them (searched recursively)."""
+    from vpbehavior.io.predictions import SUFFIX, read_predictions
+
+    items = [predictions] if isinstance(predictions, (str, Path, Predictions)) else list(predictions)
+    out = []
+    for item in items:
+        if isinstance(item, Predictions):
+            out.append(item)
+        elif Path(item).is_dir():
+            files = sorted(Path(item).rglob(f"*{SUFFIX}"))
+            if not files:
+                raise DataError(f"no predictions files (*{SUFFIX}) in this folder", item)
+            out += [read_predictions(f) for f in files]
+        else:
+            out.append(read_predictions(item))
+    return out
+
+
+def evaluate_predictions(predictions, recordings: Sequence[Recording], *, iou: float = 0.5) -> EvaluationReport:
+    """Compare predictions made elsewhere (zero-shot search, `score`, another tool) with labelled recordings.
+
+    ``predictions``: `Predictions`, predictions files, or folders of them; each is matched to the
+    recording of the same name, and its classes to the labels' classes by name (case and spacing
+    aside). Frame-level predictions (subject "all") are compared with "any animal does it", as for
+    a frame-level classifier. Predictions without a labelled recording, and classes the labels do
+    not have, are left out with a warning.
+    """
+    from vpbehavior.core.names import match_name
+    from vpbehavior.reporting import warn_data
+
+    by_name = {r.name: r for r in recordings if r.labels is not None}
+    if not by_name:
+        raise DataError("no labelled recordings to evaluate against")
+    preds = _predictions_list(predictions)
+    classes = None
+    scored = []
+    for p in preds:
+        rec = by_name.get(p.recording)
+        if rec is None:
+            warn_data(f"predictions of {p.recording!r}: no labelled recording of that name; left out")
+            continue
+        names = [match_name(c, rec.labels.classes) for c in p.classes]
+        if classes is None:
+            classes = [n for n in names if n is not None]
+            unknown = [c for c, n in zip(p.classes, names) if n is None]
+            if unknown:
+                warn_data(f"classes {unknown} of the predictions are not in the labels of {rec.name!r}; left out")
+            if not classes:
+                raise DataError(
+                    f"no class of the predictions {list(p.classes)} is in the labels {list(rec.labels.classes)}"
+                )
+        elif [n for n in names if n is not None] != classes:
+            raise DataError(f"predictions of {p.recording!r} have classes {list(p.classes)}, the others {classes}")
+        keep = [i for i, n in enumerate(names) if n is not None]
+        if len(keep) < len(names):
+            p = Predictions(p.recording, p.scores[..., keep], p.calls[..., keep], classes, p.subjects, p.presence,
+                            p.fps, p.background if p.background in classes else None, p.provenance)  # fmt: skip
+        names = classes
+        if rec.n_frames != p.n_frames:
+            raise DataError(f"predictions of {p.recording!r} cover {p.n_frames} frames, the recording {rec.n_frames}")
+        if tuple(p.subjects) == (FRAME_LEVEL,):
+            targets = row_targets(rec, p.subjects, names, False, p.background)  # "any animal" unless frame-level
+        else:
+            missing = [s for s in p.subjects if s not in rec.subjects]
+            if missing:
+                raise DataError(f"predictions of {p.recording!r} name subjects {missing} the recording lacks")
+            full = targets_for(rec, names, False, p.background)
+            targets = full[:, [rec.subjects.index(s) for s in p.subjects]]
+        scored.append(ScoredRecording(p, targets))
+    if not scored:
+        raise DataError("none of the predictions belongs to a labelled recording: " + ", ".join(
+            sorted({p.recording for p in preds})[:5]))  # fmt: skip
+    metrics = _metrics(scored, classes, scored[0].predictions.background, iou, single_label=False)
+    metrics["source"] = sorted({str(s.predictions.provenance.get("kind", "predictions")) for s in scored})
+    metrics["left_out"] = {}
     return EvaluationReport(metrics, scored)

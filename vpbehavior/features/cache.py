@@ -33,8 +33,8 @@ FORMAT_VERSION = 1
 SUFFIX = ".features.h5"
 
 
-def cache_path(cache_dir: str | Path, name: str, video: str | Path | None = None) -> Path:
-    """Where the features of recording ``name`` live.
+def cache_path(cache_dir: str | Path, name: str, video: str | Path | None = None, suffix: str = SUFFIX) -> Path:
+    """Where the features of recording ``name`` live (``suffix``: another kind of per-recording cache file).
 
     With a video, a short hash of its resolved path joins the name, so that two
     recordings with the same name (``day1/m1.mp4``, ``day2/m1.mp4``) never share a file.
@@ -46,11 +46,11 @@ def cache_path(cache_dir: str | Path, name: str, video: str | Path | None = None
     max_bytes = 240
     safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in name)
     tag = "" if video is None else "-" + hashlib.sha1(os.fsencode(str(Path(video).resolve()))).hexdigest()[:8]
-    if len(f"{safe}{tag}{SUFFIX}".encode()) > max_bytes:
+    if len(f"{safe}{tag}{suffix}".encode()) > max_bytes:
         tag = "-" + hashlib.sha1(name.encode("utf-8", "surrogatepass")).hexdigest()[:12] + tag
-        room = max_bytes - len(f"{tag}{SUFFIX}".encode())
+        room = max_bytes - len(f"{tag}{suffix}".encode())
         safe = safe.encode()[:room].decode("utf-8", "ignore")
-    return Path(cache_dir) / f"{safe}{tag}{SUFFIX}"
+    return Path(cache_dir) / f"{safe}{tag}{suffix}"
 
 
 def partial_path(path: Path) -> Path:

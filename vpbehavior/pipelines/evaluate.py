@@ -1,4 +1,4 @@
-"""`vpbehavior evaluate DATA --classifier CLF --out REPORT`: metrics, bouts and plots on held-out data."""
+"""`vpbehavior evaluate DATA --classifier CLF --out REPORT` (or ``--predictions PATH``): metrics, bouts and plots on held-out data."""
 
 from __future__ import annotations
 
@@ -11,7 +11,12 @@ REPORT_FILES = ("report.json",)
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("data", help="a dataset folder with behavior labels")
-    parser.add_argument("--classifier", required=True, help="classifier file from `vpbehavior train`")
+    parser.add_argument("--classifier", default=None, help="classifier file from `vpbehavior train` (default: none)")
+    parser.add_argument(
+        "--predictions", default=None, metavar="PATH",
+        help="evaluate predictions made elsewhere instead: a folder of .predictions.h5 files (from `vpbehavior "
+        "search --zero-shot` or `vpbehavior score`) or one file, matched to recordings by name (default: none)",
+    )  # fmt: skip
     parser.add_argument(
         "--features", default=None, help=FEATURES_HELP + "; needed for video feature kinds (default: none)"
     )
@@ -32,14 +37,19 @@ def main(args: argparse.Namespace) -> int:
 
     if not 0 < args.iou <= 1:
         raise vpbehavior.ConfigError(f"--iou must lie in (0, 1], got {args.iou}")
+    if (args.classifier is None) == (args.predictions is None):
+        raise vpbehavior.ConfigError("evaluate needs --classifier CLF or --predictions PATH (one of them)")
     out = check_output_folder(args.out, "evaluation report", REPORT_FILES, args.force)
-    clf = vpbehavior.load_classifier(args.classifier)
+    clf = vpbehavior.load_classifier(args.classifier) if args.classifier else None
     dataset = load_data(args)
     split = args.split or vpbehavior.default_test_split(dataset)
     recordings = [r for r in select_split(dataset.recordings, split) if r.labels is not None]
     if not recordings:
         raise vpbehavior.DataError(f"{args.data}: no labelled recordings to evaluate in split {split!r}")
-    report = vpbehavior.evaluate(clf, recordings, features=args.features, iou=args.iou, progress=True)
+    if clf is None:
+        report = vpbehavior.evaluate_predictions(args.predictions, recordings, iou=args.iou)
+    else:
+        report = vpbehavior.evaluate(clf, recordings, features=args.features, iou=args.iou, progress=True)
     for name, reason in report.metrics["left_out"].items():
         print(f"left out (features unusable): {name}: {reason}")
     files = report.write(out)

@@ -27,8 +27,7 @@ Modules: `config` (torch-free), `data` (sources, captions, clips, order), `maski
 
 from __future__ import annotations
 
-import sys
-import types
+from vpbehavior._modules import call_through
 
 from .config import CONFIG_CLASSES, FinetuneConfig, PretrainConfig, Stage1Config, Stage2Config, make_config
 
@@ -79,14 +78,7 @@ def read_provenance(path):
     return _read(path)
 
 
-class _CallableModule(types.ModuleType):
-    """Lets ``vpbehavior.pretrain(...)`` run `pretrain` even once this package is imported."""
-
-    def __call__(self, *args, **kwargs):
-        return pretrain(*args, **kwargs)
-
-
-sys.modules[__name__].__class__ = _CallableModule
+call_through(__name__, pretrain)  # ``vpbehavior.pretrain(...)`` stays the function once this package is imported
 
 __all__ = [
     "FinetuneConfig",
