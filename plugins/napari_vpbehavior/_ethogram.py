@@ -1,4 +1,5 @@
-"""The ethogram canvas: one row per (subject, behavior) with label, call and probability lanes.
+"""The ethogram canvas: one row per (subject, behavior) with label, call and probability lanes,
+then one lane per extra per-frame trace (`Trace`: e.g. a text query's similarity).
 
 Drawn for long recordings: only the visible time window is touched, reduced to one value per
 pixel column (max for labels and calls, a min-max envelope for probabilities) with numpy, into
@@ -34,11 +35,45 @@ LANE_BG = (30, 32, 38)
 TEXT = QColor(220, 222, 226)
 CURSOR = QColor(255, 255, 255)
 LABEL_H, CALL_H, PROB_H, GAP, ROW_PAD = 9, 6, 16, 1, 4
+TRACE_H = 18
 AXIS_H = 18
+
+
+#: colours of the extra trace lanes (apart from the behaviors' palette)
+TRACE_PALETTE = [(240, 200, 80), (120, 220, 200), (230, 140, 200), (170, 200, 110), (150, 170, 240)]
 
 
 def color_for(index: int) -> tuple[int, int, int]:
     return PALETTE[index % len(PALETTE)]
+
+
+@dataclass(frozen=True, eq=False)
+class Trace:
+    """An extra per-frame lane under the behavior rows: ``values`` ``[T]`` (NaN: none), drawn from ``[lo, hi]`` to 0..1.
+
+    ``lo`` / ``hi`` default to the lowest and highest finite value, so the lane spans its full
+    height whatever the values' scale (a cosine similarity lives in a narrow band).
+    """
+
+    name: str
+    values: np.ndarray
+    lo: float | None = None
+    hi: float | None = None
+    color: tuple[int, int, int] | None = None
+    scaled: np.ndarray = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        values = np.asarray(self.values, np.float32).reshape(-1)
+        finite = values[np.isfinite(values)]
+        lo = float(self.lo if self.lo is not None else (finite.min() if finite.size else 0.0))
+        hi = float(self.hi if self.hi is not None else (finite.max() if finite.size else 1.0))
+        span = hi - lo if hi > lo else 1.0
+        with np.errstate(invalid="ignore"):
+            scaled = np.clip((values - lo) / span, 0.0, 1.0).astype(np.float32)  # NaN stays NaN
+        object.__setattr__(self, "values", values)
+        object.__setattr__(self, "lo", lo)
+        object.__setattr__(self, "hi", hi)
+        object.__setattr__(self, "scaled", scaled)
 
 
 @dataclass
@@ -53,6 +88,8 @@ class EthogramData:
     scores: np.ndarray | None = None  # float32, NaN where absent
     fps: float | None = None
     show_subject: bool = True
+    #: extra lanes under the rows, each ``[T]`` (see `Trace`)
+    traces: list[Trace] = field(default_factory=list)
 
 
 def column_starts(t0: float, t1: float, width: int, n_frames: int) -> tuple[np.ndarray, np.ndarray, int]:
@@ -128,10 +165,21 @@ class EthogramCanvas(QWidget):
     def row_height(self) -> int:
         return sum(h for _, h in self.lane_heights()) + GAP * (len(self.lane_heights()) - 1) + ROW_PAD
 
+    @property
+    def traces_top(self) -> int:
+        """The y of the first trace lane (under the behavior rows)."""
+        return 2 + len(self._data.rows) * self.row_height()
+
+    def trace_rect(self, index: int) -> QRect:
+        """The lane of the ``index``-th trace."""
+        return QRect(self.plot_left, self.traces_top + index * (TRACE_H + ROW_PAD), self.plot_width, TRACE_H)
+
     def sizeHint(self):  # noqa: N802 (Qt)
         from qtpy.QtCore import QSize
 
-        return QSize(600, max(60, self.row_height() * max(1, len(self._data.rows)) + AXIS_H + 4))
+        rows = self.row_height() * max(1 if not self._data.traces else 0, len(self._data.rows))
+        traces = (TRACE_H + ROW_PAD) * len(self._data.traces)
+        return QSize(600, max(60, rows + traces + AXIS_H + 4))
 
     def minimumSizeHint(self):  # noqa: N802 (Qt)
         from qtpy.QtCore import QSize
@@ -249,7 +297,7 @@ class EthogramCanvas(QWidget):
     # ------------------------------------------------------------------ drawing
     def _names_width(self) -> int:
         metrics = QFontMetrics(self._font)
-        names = [self._row_name(i) for i in range(len(self._data.rows))] or [""]
+        names = [self._row_name(i) for i in range(len(self._data.rows))] + [t.name for t in self._data.traces] or [""]
         return int(min(240, max(60, max(metrics.horizontalAdvance(n) for n in names) + 12)))
 
     def _row_name(self, i: int) -> str:
@@ -294,16 +342,21 @@ class EthogramCanvas(QWidget):
                     lane[..., :3] = LANE_BG
                     lane[1:-1, reduced["calls"][:, r] & valid, :3] = (color * 0.75 + 40).astype(np.uint8)
                 elif name == "scores":
-                    lane[..., :3] = LANE_BG
-                    lo, hi = reduced["lo"][:, r], reduced["hi"][:, r]
-                    ok = np.isfinite(lo) & np.isfinite(hi) & valid
-                    top = np.round((1 - np.nan_to_num(hi)) * (h - 1)).astype(np.int64)
-                    bottom = np.round((1 - np.nan_to_num(lo)) * (h - 1)).astype(np.int64)
-                    ys = np.arange(h)[:, None]
-                    mask = (ys >= top[None]) & (ys <= bottom[None]) & ok[None]
-                    lane[(h - 1) // 2, :, :3] = (70, 72, 80)  # the 0.5 line
-                    lane[mask, :3] = color
+                    _draw_envelope(lane, reduced["lo"][:, r], reduced["hi"][:, r], valid, color)
                 y += h + GAP
+        y = self.traces_top
+        for k, trace in enumerate(d.traces):
+            if y + TRACE_H > height:
+                break
+            values = trace.scaled[: d.n_frames, None]
+            if len(values) < d.n_frames:  # a trace shorter than the recording: the rest is absent
+                values = np.vstack([values, np.full((d.n_frames - len(values), 1), np.nan, np.float32)])
+            with np.errstate(invalid="ignore"):
+                lo = reduce_columns(values, starts, stop, np.fmin)[:, 0]
+                hi = reduce_columns(values, starts, stop, np.fmax)[:, 0]
+            color = np.array(trace.color or TRACE_PALETTE[k % len(TRACE_PALETTE)], np.uint8)
+            _draw_envelope(img[y : y + TRACE_H], lo, hi, valid, color, filled=True)
+            y += TRACE_H + ROW_PAD
         img[:, ~valid, :3] = BACKGROUND
         return img
 
@@ -322,7 +375,11 @@ class EthogramCanvas(QWidget):
         for r in range(len(self._data.rows)):
             rect = QRect(2, 2 + r * rh, self._margin - 6, rh - ROW_PAD)
             p.drawText(rect, int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter), self._row_name(r))
-        if not self._data.rows:
+        for k, trace in enumerate(self._data.traces):
+            lane = self.trace_rect(k)
+            rect = QRect(2, lane.top() - ROW_PAD // 2, self._margin - 6, lane.height() + ROW_PAD)
+            p.drawText(rect, int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter), trace.name)
+        if not self._data.rows and not self._data.traces:
             p.drawText(
                 self.rect(), int(Qt.AlignmentFlag.AlignCenter), "no behaviors yet: load labels or add a behavior"
             )
@@ -483,6 +540,24 @@ class EthogramCanvas(QWidget):
 
     def keyPressEvent(self, event) -> None:  # noqa: N802 (Qt)
         self.keyPressed.emit(event)
+
+
+def _draw_envelope(
+    lane: np.ndarray, lo: np.ndarray, hi: np.ndarray, valid: np.ndarray, color: np.ndarray, filled: bool = False
+) -> None:
+    """A 0..1 lane ``[h, W, 4]``: per column the span from ``lo`` to ``hi`` (NaN: nothing) over the 0.5 line;
+    ``filled``: an area from the bottom, ``hi`` in ``color`` and the rest of the column dimmer."""
+    h = lane.shape[0]
+    lane[..., :3] = LANE_BG
+    ok = np.isfinite(lo) & np.isfinite(hi) & valid
+    top = np.round((1 - np.nan_to_num(hi)) * (h - 1)).astype(np.int64)
+    bottom = np.round((1 - np.nan_to_num(lo)) * (h - 1)).astype(np.int64)
+    ys = np.arange(h)[:, None]
+    if filled:
+        lane[(ys >= top[None]) & ok[None], :3] = (color * 0.45 + 0.55 * np.array(LANE_BG)).astype(np.uint8)
+    else:
+        lane[(h - 1) // 2, :, :3] = (70, 72, 80)  # the 0.5 line
+    lane[(ys >= top[None]) & (ys <= bottom[None]) & ok[None], :3] = color
 
 
 def bout_row(rows: Sequence[tuple[str, str]], subject: str, behavior: str) -> int:

@@ -8,6 +8,7 @@ them. The time slider (``dims.current_step[0]``) is the one source of the curren
 from __future__ import annotations
 
 import weakref
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -15,6 +16,7 @@ from qtpy.QtCore import QObject, QTimer, Signal
 
 from vpbehavior.core import FRAME_LEVEL, BehaviorLabels, Bout, DataError, Pose, Predictions, Recording
 
+from ._ethogram import Trace
 from ._layers import KEY, recording_layers
 from ._model import AnnotationModel, least_certain_stretch, pose_change, snap_frame
 from ._overlay import PoseOverlay
@@ -82,7 +84,7 @@ class Session(QObject):
     -------
     changed(str)
         What changed: "recording", "labels", "predictions", "selection", "choice" (behavior /
-        subject chosen), "stretch" (a stretch to label was found).
+        subject chosen), "stretch" (a stretch to label was found), "traces" (extra ethogram lanes).
     message(str)
         A line for the status bars.
     """
@@ -100,6 +102,8 @@ class Session(QObject):
         self.model = AnnotationModel()
         self.model.on_change(self._model_changed)
         self.predictions: Predictions | None = None
+        #: extra per-frame lanes of the ethogram by name (e.g. "search: grooming"); cleared with the recording
+        self.traces: dict[str, Trace] = {}
         self.behavior: str | None = None
         self.subject: str | None = None
         self.target: str | None = None
@@ -212,6 +216,7 @@ class Session(QObject):
         self.model.on_change(self._model_changed)
         self.labels_path = Path(info["labels_path"]) if info.get("labels_path") else None
         self.predictions = None
+        self.traces = {}
         self.selected = None
         self.stretch = None
         self.behavior = self.model.classes[0] if self.model.classes else None
@@ -337,6 +342,25 @@ class Session(QObject):
                 self.behavior = self.model.classes[0]
         self.stretch = None
         self.changed.emit("predictions")
+
+    def set_traces(self, prefix: str, traces: Sequence[Trace]) -> None:
+        """Replace the ethogram's extra lanes whose names start with ``prefix`` by ``traces`` (none: remove them)."""
+        for trace in traces:
+            if not trace.name.startswith(prefix):
+                raise ValueError(f"trace {trace.name!r} does not start with {prefix!r}")
+            if len(trace.values) != self.n_frames:
+                raise DataError(
+                    f"trace {trace.name!r} covers {len(trace.values)} frames, the recording {self.n_frames}"
+                )
+        kept = {k: v for k, v in self.traces.items() if not k.startswith(prefix)}
+        self.traces = kept | {t.name: t for t in traces}
+        self.changed.emit("traces")
+
+    def show_span(self, start: int, stop: int) -> None:
+        """Seek to frame ``start`` and shade frames ``[start, stop)`` in the ethogram (e.g. a search hit)."""
+        self.stretch = (int(start), int(stop))
+        self.seek(start)
+        self.changed.emit("stretch")
 
     def training_recording(self) -> Recording:
         """The recording on screen with the labels being edited."""

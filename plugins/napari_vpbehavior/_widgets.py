@@ -208,6 +208,7 @@ class EthogramWidget(QWidget):
             scores=scores if self.show_scores.isChecked() else None,
             fps=s.fps,
             show_subject=len(s.subjects) > 1,
+            traces=list(s.traces.values()),
         )
         self.canvas.set_data(data)
         self._overlays()
@@ -238,7 +239,7 @@ class EthogramWidget(QWidget):
             self.refresh()
             if what == "recording":
                 self.canvas.fit()
-            if what in ("recording", "predictions"):
+            if what in ("recording", "predictions", "traces"):
                 QTimer.singleShot(0, self.fit_height)
 
     def _on_step(self, event=None) -> None:
@@ -456,6 +457,115 @@ class _Relay(QObject):
     progressed = Signal(str, int, int)
 
 
+def temp_folder(prefix: str) -> Path:
+    """A new temporary folder (for caches that live as long as the napari session)."""
+    import tempfile
+
+    return Path(tempfile.mkdtemp(prefix=prefix))
+
+
+class Job(QObject):
+    """One long API call at a time in a napari ``thread_worker``, for a panel's run / cancel buttons.
+
+    The ``progress=`` callback it makes (`callback`) relays every step to the panel's progress
+    bar and napari's activity bar, and raises `Cancelled` after *cancel*; errors become one line
+    in the panel's status (and a notification), never a traceback dialog. ``what`` names the
+    work in messages ("training cancelled").
+    """
+
+    #: emitted in the GUI thread once a run ended (done, failed or cancelled) and the panel is reset
+    finished = Signal()
+
+    def __init__(self, session: Session, progress: QProgressBar, status: QLabel, run_button: QPushButton,
+                 cancel_button: QPushButton, what: str = "work") -> None:  # fmt: skip
+        super().__init__()
+        self.session, self.progress, self.status, self.what = session, progress, status, what
+        self.run_button, self.cancel_button = run_button, cancel_button
+        self.cancel_button.setEnabled(False)
+        self.worker = None
+        self._cancel = threading.Event()
+        self.relay = _Relay()
+        self.relay.progressed.connect(self._on_progress)
+        self._pbar = None
+        self._pbar_task = None
+
+    @property
+    def running(self) -> bool:
+        return self.worker is not None
+
+    def callback(self):
+        """A ``progress=`` callback for the worker thread (raises `Cancelled` once cancelled)."""
+        cancel, relay = self._cancel, self.relay
+
+        def progress(update) -> None:
+            from vpbehavior.reporting import Cancelled
+
+            if cancel.is_set():
+                raise Cancelled("cancelled from napari")
+            relay.progressed.emit(update.task, int(update.done), int(update.total or 0))
+
+        return progress
+
+    def start(self, work, on_done, message: str = "running…"):
+        """Run ``work()`` in a worker thread; ``on_done(result)`` runs in the GUI thread. Returns the worker."""
+        from napari.qt.threading import thread_worker
+
+        self._cancel.clear()
+        worker = thread_worker(work, start_thread=False, ignore_errors=True)()  # errors go to _on_error
+        worker.returned.connect(on_done)
+        worker.errored.connect(self._on_error)
+        worker.finished.connect(self._on_finished)
+        self.worker = worker
+        self.run_button.setEnabled(False)
+        self.cancel_button.setEnabled(True)
+        self.status.setText(message)
+        worker.start()
+        return worker
+
+    def cancel(self) -> None:
+        self._cancel.set()
+        self.status.setText("cancelling…")
+
+    def _on_progress(self, task: str, done: int, total: int) -> None:
+        self.progress.setMaximum(max(total, 1) if total else 0)
+        self.progress.setValue(min(done, total) if total else 0)
+        self.progress.setFormat(f"{task}: {done}/{total}" if total else f"{task}: {done}")
+        try:
+            from napari.utils import progress as napari_progress
+
+            if self._pbar is None or self._pbar_task != task:
+                if self._pbar is not None:
+                    self._pbar.close()
+                self._pbar = napari_progress(total=total or None, desc=task)
+                self._pbar_task = task
+            self._pbar.n = done
+            self._pbar.refresh()
+        except Exception:  # napari's activity bar is optional
+            pass
+
+    def _on_error(self, err: Exception) -> None:
+        from vpbehavior.reporting import Cancelled
+
+        if isinstance(err, Cancelled):
+            self.status.setText("cancelled")
+            self.session.say(f"{self.what} cancelled")
+        else:
+            self.status.setText(f"failed: {err}")
+            _report(self.session, err)
+
+    def _on_finished(self) -> None:
+        self.worker = None
+        if self.progress.maximum() > 0:
+            self.progress.setValue(self.progress.maximum())
+        self.progress.setFormat(self.status.text() or "done")
+        self.run_button.setEnabled(True)
+        self.cancel_button.setEnabled(False)
+        if self._pbar is not None:
+            self._pbar.close()
+            self._pbar = None
+        self.finished.emit()
+
+
 class TrainWidget(QWidget):
     """Extract features, train a classifier on the labels on screen, predict, and show the result."""
 
@@ -495,7 +605,6 @@ class TrainWidget(QWidget):
         self.status.setWordWrap(True)
         self.run_button = _button("train && predict", self.train_and_predict)
         self.cancel_button = _button("cancel", self.cancel)
-        self.cancel_button.setEnabled(False)
 
         form = QFormLayout()
         wrow = QHBoxLayout()
@@ -523,13 +632,14 @@ class TrainWidget(QWidget):
         layout.addStretch(1)
 
         self.classifier = None
-        self.worker = None
-        self._cancel = threading.Event()
-        self._relay = _Relay()
-        self._relay.progressed.connect(self._on_progress)
-        self._pbar = None
-        self._pbar_task = None
+        self.job = Job(self.session, self.progress, self.status, self.run_button, self.cancel_button, "training")
+        self._relay = self.job.relay
         self._tmp_cache = None
+
+    @property
+    def worker(self):
+        """The running worker, or None."""
+        return self.job.worker
 
     # -- the work -------------------------------------------------------------------------
     def _cache_dir(self) -> Path:
@@ -537,27 +647,11 @@ class TrainWidget(QWidget):
         if text:
             return Path(text)
         if self._tmp_cache is None:
-            import tempfile
-
-            self._tmp_cache = tempfile.mkdtemp(prefix="vpbehavior-napari-features-")
-        return Path(self._tmp_cache)
-
-    def _callback(self):
-        cancel, relay = self._cancel, self._relay
-
-        def progress(update) -> None:
-            from vpbehavior.reporting import Cancelled
-
-            if cancel.is_set():
-                raise Cancelled("cancelled from napari")
-            relay.progressed.emit(update.task, int(update.done), int(update.total or 0))
-
-        return progress
+            self._tmp_cache = temp_folder("vpbehavior-napari-features-")
+        return self._tmp_cache
 
     def train_and_predict(self, classifier=None):
         """Start the worker (returns it); predictions land in the ethogram when it finishes."""
-        from napari.qt.threading import thread_worker
-
         s = self.session
         if self.worker is not None:
             s.say("already running")
@@ -572,8 +666,7 @@ class TrainWidget(QWidget):
         weights, kind, head = self.weights.currentText().strip(), self.kind.currentText(), self.head.currentText()
         epochs, size, device = self.epochs.value(), self.size.value(), self.device.currentText()
         cache = self._cache_dir()
-        progress = self._callback()
-        self._cancel.clear()
+        progress = self.job.callback()
 
         def work():
             import vpbehavior as vpb
@@ -595,37 +688,10 @@ class TrainWidget(QWidget):
             pred = clf.predict(rec, features=cache if uses_video else None)
             return clf, pred
 
-        worker = thread_worker(work, start_thread=False, ignore_errors=True)()  # errors go to _on_error
-        worker.returned.connect(self._on_done)
-        worker.errored.connect(self._on_error)
-        worker.finished.connect(self._on_finished)
-        self.worker = worker
-        self.run_button.setEnabled(False)
-        self.cancel_button.setEnabled(True)
-        self.status.setText("running…")
-        worker.start()
-        return worker
+        return self.job.start(work, self._on_done)
 
     def cancel(self) -> None:
-        self._cancel.set()
-        self.status.setText("cancelling…")
-
-    def _on_progress(self, task: str, done: int, total: int) -> None:
-        self.progress.setMaximum(max(total, 1) if total else 0)
-        self.progress.setValue(min(done, total) if total else 0)
-        self.progress.setFormat(f"{task}: {done}/{total}" if total else f"{task}: {done}")
-        try:
-            from napari.utils import progress as napari_progress
-
-            if self._pbar is None or self._pbar_task != task:
-                if self._pbar is not None:
-                    self._pbar.close()
-                self._pbar = napari_progress(total=total or None, desc=task)
-                self._pbar_task = task
-            self._pbar.n = done
-            self._pbar.refresh()
-        except Exception:  # napari's activity bar is optional
-            pass
+        self.job.cancel()
 
     def _on_done(self, result) -> None:
         clf, pred = result
@@ -637,27 +703,6 @@ class TrainWidget(QWidget):
             return
         n = len(pred.bouts())
         self.status.setText(f"predicted {n} bouts in {pred.n_frames} frames ({', '.join(pred.classes)})")
-
-    def _on_error(self, err: Exception) -> None:
-        from vpbehavior.reporting import Cancelled
-
-        if isinstance(err, Cancelled):
-            self.status.setText("cancelled")
-            self.session.say("training cancelled")
-        else:
-            self.status.setText(f"failed: {err}")
-            _report(self.session, err)
-
-    def _on_finished(self) -> None:
-        self.worker = None
-        if self.progress.maximum() > 0:
-            self.progress.setValue(self.progress.maximum())
-        self.progress.setFormat(self.status.text() or "done")
-        self.run_button.setEnabled(True)
-        self.cancel_button.setEnabled(False)
-        if self._pbar is not None:
-            self._pbar.close()
-            self._pbar = None
 
     def _pick_weights(self) -> None:
         path, _ = QFileDialog.getOpenFileName(self, "Encoder weights", "", "weights (*.npz *.safetensors)")
