@@ -42,6 +42,9 @@ EXTRAS_REQUIRE = {
         "pyqt6",
         "pynwb",  # the nwb extra, so CI tests NWB pose files
         "ndx-pose",
+        "nbclient>=0.7",  # tests/integration/test_notebooks.py runs examples/*.ipynb
+        "nbformat>=5.7",  # also examples/_build.py, which writes them
+        "ipykernel>=6",
     ],
 }
 

@@ -1,4 +1,4 @@
-"""Matplotlib figures: precision-recall curves and ethograms (rendered with the Agg backend)."""
+"""Matplotlib figures: precision-recall curves and ethograms (standalone `Figure` objects saved to files)."""
 
 from __future__ import annotations
 
@@ -9,9 +9,7 @@ import numpy as np
 
 
 def new_figure(width: float, height: float):
-    import matplotlib
-
-    matplotlib.use("Agg", force=False)
+    """A figure of its own (no pyplot, so the backend of a notebook or of napari stays as it was)."""
     from matplotlib.figure import Figure
 
     return Figure(figsize=(width, height), dpi=100)

@@ -66,6 +66,17 @@ def test_features_never_import_classify():
     assert not offenders, offenders
 
 
+def test_search_sits_beside_classify_and_pretrain():
+    """search builds on features, models and io; nothing at its level or above, and features never need it."""
+    beside = ("vpbehavior.classify", "vpbehavior.pretrain", "vpbehavior.scoring", "vpbehavior.pipelines",
+              "vpbehavior.api", "vpbehavior.cli", "vpbehavior.protocols")  # fmt: skip
+    offenders = {p.name: sorted(n for n in _imports(p) if n.startswith(beside)) for p in _files("search")}
+    offenders = {k: v for k, v in offenders.items() if v}
+    offenders.update({p.name: ["vpbehavior.search"] for p in _files("features") + _files("models") + _files("io")
+                      if any(n.startswith("vpbehavior.search") for n in _imports(p))})  # fmt: skip
+    assert not offenders, offenders
+
+
 def test_pipelines_use_only_the_public_api():
     """Commands call `vpbehavior` / `vpbehavior.api` (and their own flag and output helpers), nothing below."""
     allowed_internal = {
