@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from napari_helpers import dock_widget, find_ethogram
 from qtpy.QtCore import QPoint, Qt
 from qtpy.QtGui import QImage
 
@@ -14,18 +15,6 @@ pytestmark = [pytest.mark.napari]
 
 def _key(viewer, qtbot, key, modifier=Qt.KeyboardModifier.NoModifier):
     qtbot.keyClick(viewer.window._qt_viewer, key, modifier)
-
-
-def _widget(viewer, name):
-    _, widget = viewer.window.add_plugin_dock_widget("vpbehavior", name)
-    return widget
-
-
-def _ethogram(viewer, qtbot):
-    from napari_vpbehavior._widgets import EthogramWidget, _find_widget
-
-    qtbot.waitUntil(lambda: _find_widget(viewer, EthogramWidget) is not None, timeout=5000)
-    return _find_widget(viewer, EthogramWidget)
 
 
 def _canvas_pixels(canvas) -> np.ndarray:
@@ -51,7 +40,7 @@ def test_fly_video_keys_undo_save_reload_and_screenshot(viewer, fly_video, qtbot
 
     viewer.open(str(fly_video), plugin="vpbehavior")
     session = session_for(viewer)
-    etho = _ethogram(viewer, qtbot)
+    etho = find_ethogram(viewer, qtbot)
     video = viewer.layers["centered_pair_low_quality"]
     assert isinstance(video.data, VideoReader) and video.data.shape == (1100, 384, 384, 3)  # lazy
     rec = session.recording
@@ -67,7 +56,7 @@ def test_fly_video_keys_undo_save_reload_and_screenshot(viewer, fly_video, qtbot
     assert len(np.unique(overlay.points.face_color, axis=0)) == located.any(-1).sum()
     assert len(overlay.skeleton.data) > 0 and len(overlay.boxes.data) == located.any(-1).sum()
 
-    annotate = _widget(viewer, "Annotation")
+    annotate = dock_widget(viewer, "Annotation")
     annotate.add_behavior("chase")
     annotate.add_behavior("wing extension")
     assert session.model.classes == ["chase", "wing extension"] and session.behavior == "wing extension"
@@ -154,7 +143,7 @@ def test_select_drag_delete_and_zoom_in_the_ethogram(viewer, qtbot):
     for data, kwargs, kind in sample_recording_layers(n_frames=120):
         getattr(viewer, f"add_{kind}")(data, **kwargs)
     session = session_for(viewer)
-    etho = _ethogram(viewer, qtbot)
+    etho = find_ethogram(viewer, qtbot)
     assert session.predictions is not None and session.model.bouts
     canvas = etho.canvas
     assert canvas.data.scores is not None and canvas.data.calls is not None  # three lanes per row
@@ -199,9 +188,9 @@ def test_train_and_predict_in_the_worker_shows_predictions(viewer, qtbot, tmp_pa
     rec = sample_recording(seed=3, n_frames=64, size=64, folder=tmp_path)
     session = session_for(viewer)
     session.open_recording(rec)
-    etho = _ethogram(viewer, qtbot)
+    etho = find_ethogram(viewer, qtbot)
     assert session.predictions is None and etho.canvas.data.scores is None
-    train = _widget(viewer, "Train & predict")
+    train = dock_widget(viewer, "Train & predict")
     train.weights.setCurrentText("random:tiny")
     train.kind.setCurrentText("video")
     train.epochs.setValue(2)
@@ -240,7 +229,7 @@ def test_experiment_list_switches_videos_and_readers(viewer, qtbot, tmp_path):
     folder = tmp_path / "scored"
     recs = [sample_recording(seed=i, n_frames=40, size=64, folder=folder, name=f"m{i}") for i in (1, 2)]
     (folder / "summary.csv").write_text("video,subject,behavior,bout_count\nm1.mp4,a,chase,4\nm1.mp4,b,chase,1\n")
-    experiment = _widget(viewer, "Experiment")
+    experiment = dock_widget(viewer, "Experiment")
     entries = experiment.open_folder(folder)
     assert [e["name"] for e in entries] == ["m1", "m2"]
     assert "5 bouts" in experiment.list.item(0).text() and "not scored" in experiment.list.item(1).text()

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from napari_helpers import dock_widget, find_ethogram
 from qtpy.QtCore import Qt
 
 pytestmark = [pytest.mark.napari]
@@ -34,20 +35,8 @@ def video(tmp_path_factory):
     return path
 
 
-def _widget(viewer, name):
-    _, widget = viewer.window.add_plugin_dock_widget("vpbehavior", name)
-    return widget
-
-
-def _ethogram(viewer, qtbot):
-    from napari_vpbehavior._widgets import EthogramWidget, _find_widget
-
-    qtbot.waitUntil(lambda: _find_widget(viewer, EthogramWidget) is not None, timeout=5000)
-    return _find_widget(viewer, EthogramWidget)
-
-
 def _panel(viewer, lvt, spm, queries=QUERIES):
-    panel = _widget(viewer, "Text search")
+    panel = dock_widget(viewer, "Text search")
     panel.set_model(lvt)
     panel.tokenizer.setText(str(spm))
     panel.size.setValue(36)  # the tiny model's 36 x 36 input (three 12-pixel patches)
@@ -76,7 +65,7 @@ def test_hits_seek_lanes_and_embeddings_reused(viewer, qtbot, tmp_path, lvt, spm
 
     viewer.open(str(video), plugin="vpbehavior")
     session = session_for(viewer)
-    etho = _ethogram(viewer, qtbot)
+    etho = find_ethogram(viewer, qtbot)
     rec = session.recording
     assert rec.video is not None and rec.n_frames == 40
 

@@ -102,6 +102,23 @@ def stale_reason(path: str | Path, provenance: dict) -> str | None:
     return f"changed: {', '.join(changed)}" if changed else None
 
 
+def can_resume(partial: Path, file_format: str, provenance: dict, n_clips: int) -> bool:
+    """Whether ``partial`` is an unfinished file of ``file_format`` made with this provenance and clip plan."""
+    import h5py
+
+    if not partial.is_file():
+        return False
+    try:
+        with h5py.File(partial, "r") as fh:
+            return (
+                fh.attrs.get("format") == file_format
+                and json.loads(fh.attrs["provenance"]) == provenance
+                and int(fh.attrs["n_clips"]) == n_clips
+            )
+    except (OSError, KeyError, ValueError):
+        return False
+
+
 class CacheWriter:
     """Open (create or resume) the partial file of one recording and write clip results."""
 
@@ -121,17 +138,7 @@ class CacheWriter:
         self.path = Path(path)
         self.partial = partial_path(self.path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        resume = False
-        if self.partial.is_file():
-            try:
-                with h5py.File(self.partial, "r") as fh:
-                    resume = (
-                        fh.attrs.get("format") == FORMAT
-                        and json.loads(fh.attrs["provenance"]) == provenance
-                        and int(fh.attrs["n_clips"]) == n_clips
-                    )
-            except (OSError, KeyError, ValueError):
-                resume = False
+        resume = can_resume(self.partial, FORMAT, provenance, n_clips)
         if not resume:
             self.partial.unlink(missing_ok=True)
             with h5py.File(self.partial, "w") as fh:

@@ -46,6 +46,18 @@ from . import cache as fcache
 _RUNTIME_FIELDS = ("batch_size", "prefetch", "device")
 
 
+def resolve_clip_settings(model, clip_length: int, stride: int, size: int) -> tuple[int, int, int]:
+    """``(clip_length, stride, size)`` with zeros replaced by the model's values (stride: half a clip), checked."""
+    length = clip_length or model.num_frames
+    stride = stride or max(1, length // 2)
+    size = size or model.image_size
+    if size % model.patch_size:
+        raise ConfigError(f"--size {size} is not a multiple of the model's patch size {model.patch_size}")
+    if stride > length:
+        raise ConfigError(f"--stride {stride} > clip length {length} would leave frames without a clip")
+    return length, stride, size
+
+
 @dataclass(frozen=True)
 class ExtractConfig:
     """Extraction options. Every field is also a `vpbehavior extract` flag.
@@ -76,13 +88,7 @@ class ExtractConfig:
 
     def resolved(self, model) -> ExtractConfig:
         """Fill defaults from the model and validate against it."""
-        length = self.clip_length or model.num_frames
-        stride = self.stride or max(1, length // 2)
-        size = self.size or model.image_size
-        if size % model.patch_size:
-            raise ConfigError(f"--size {size} is not a multiple of the model's patch size {model.patch_size}")
-        if stride > length:
-            raise ConfigError(f"--stride {stride} > clip length {length} would leave frames without a clip")
+        length, stride, size = resolve_clip_settings(model, self.clip_length, self.stride, self.size)
         token_grid = min(self.token_grid, size // model.patch_size)  # never finer than the model's own grid
         device = resolve_device(self.device)
         return dataclasses.replace(

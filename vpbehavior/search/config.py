@@ -7,7 +7,6 @@ import dataclasses
 from dataclasses import asdict, dataclass
 
 from vpbehavior._config import check_range, option
-from vpbehavior.core.errors import ConfigError
 
 #: Fields that change only how fast embeddings are computed, not what they are.
 RUNTIME_FIELDS = ("batch_size", "prefetch", "device", "top", "temperature")
@@ -47,15 +46,10 @@ class SearchConfig:
 
     def resolved(self, model) -> SearchConfig:
         """Defaults filled in from ``model`` and checked against it."""
+        from vpbehavior.features.extract import resolve_clip_settings
         from vpbehavior.runtime import resolve_device
 
-        length = self.clip_length or model.num_frames
-        stride = self.stride or max(1, length // 2)
-        size = self.size or model.image_size
-        if size % model.patch_size:
-            raise ConfigError(f"--size {size} is not a multiple of the model's patch size {model.patch_size}")
-        if stride > length:
-            raise ConfigError(f"--stride {stride} > clip length {length} would leave frames without a clip")
+        length, stride, size = resolve_clip_settings(model, self.clip_length, self.stride, self.size)
         return dataclasses.replace(
             self, clip_length=length, stride=stride, size=size, device=resolve_device(self.device)
         )

@@ -120,18 +120,7 @@ class _Writer:
 
         self.path, self.partial = path, fcache.partial_path(path)
         path.parent.mkdir(parents=True, exist_ok=True)
-        resume = False
-        if self.partial.is_file():
-            try:
-                with h5py.File(self.partial, "r") as fh:
-                    resume = (
-                        fh.attrs.get("format") == FORMAT
-                        and json.loads(fh.attrs["provenance"]) == provenance
-                        and int(fh.attrs["n_clips"]) == n_clips
-                    )
-            except (OSError, KeyError, ValueError):
-                resume = False
-        if not resume:
+        if not fcache.can_resume(self.partial, FORMAT, provenance, n_clips):
             self.partial.unlink(missing_ok=True)
             with h5py.File(self.partial, "w") as fh:
                 fh.attrs.update(
