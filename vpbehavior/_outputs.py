@@ -70,17 +70,22 @@ def check_output_file(path: str | Path, what: str, ours: Callable[[Path], bool],
     return path
 
 
-def check_output_folder(path: str | Path, what: str, markers: Sequence[str], force: bool = False) -> Path:
-    """Folder ``path`` can be written and is new, empty, or an earlier output of ours (has a marker file)."""
+def check_output_folder(
+    path: str | Path, what: str, markers: Sequence[str], force: bool = False, *, flag: str = "--out",
+    force_flag: str | None = "--force",
+) -> Path:  # fmt: skip
+    """Folder ``path`` can be written and is new, empty, or an earlier output of ours (has a marker file).
+
+    ``flag`` / ``force_flag``: the command's flags named in the messages (``force_flag`` None: it has none).
+    """
     path = Path(path)
     if path.exists() and not path.is_dir():
-        raise ConfigError(f"{path}: is a file; the {what} is a folder (pass another --out)")
+        raise ConfigError(f"{path}: is a file; the {what} is a folder (pass another {flag})")
     if path.is_dir():
         entries = [p for p in path.iterdir() if not p.name.startswith(".")]
         if entries and not force and not any((path / m).exists() for m in markers):
-            raise ConfigError(
-                f"{path}: folder exists and holds files that are not a {what}; pass another --out (or --force)"
-            )
+            hint = f"pass another {flag}" + (f" (or {force_flag})" if force_flag else "")
+            raise ConfigError(f"{path}: folder exists and holds other files than an earlier {what}; {hint}")
         if not _can_create_in(path):
             raise ConfigError(f"{path}: cannot write the {what}: the folder is not writable")
         return path

@@ -79,7 +79,8 @@ def detect_format(path: str | Path) -> str:
     best = max(scores, key=scores.get, default=None)
     if best is None or scores[best] <= 0:
         raise FormatError(
-            f"{path}: could not recognize the format; pass format= one of {sorted(available_formats())}", path=path
+            f"{path}: could not recognize the format; name it (--format, or format= in Python): one of {sorted(available_formats())}",
+            path=path,
         )
     return best
 

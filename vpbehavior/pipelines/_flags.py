@@ -64,6 +64,7 @@ def add_config_flags(
         help_text = f.metadata.get("help", "")
         if "(default" not in help_text:
             help_text += f" (default: {shown})"
+        help_text = help_text.replace("%", "%%")  # a literal percent sign, not an argparse placeholder
         kwargs: dict[str, Any] = {"dest": _dest(f), "help": help_text, "default": None if overridable else default}
         if kind is bool:
             kwargs["action"] = argparse.BooleanOptionalAction

@@ -27,7 +27,7 @@ def main(args: argparse.Namespace) -> int:
     from vpbehavior.api import select_split
 
     config = config_from_args(vpbehavior.ExtractConfig, args)
-    check_output_folder(args.features, "feature cache", markers=(), force=True)
+    check_output_folder(args.features, "feature cache", markers=(), force=True, flag="--features")
     dataset = load_data(args)
     recordings = [r for r in select_split(dataset.recordings, args.split) if r.video is not None]
     if not recordings:

@@ -121,7 +121,7 @@ def score(
         require_nwb()
     out = Path(out)
     clf, clf_path, sha = _classifier(classifier)
-    check_output_folder(out, "score output folder", MARKERS)
+    check_output_folder(out, "score output folder", MARKERS, force_flag=None)
     shard = config.resolved_shard()
     device = resolve_device(config.device)
     root, jobs = discover(data, config)
