@@ -104,6 +104,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print(f"vpbehavior {args.command}: interrupted", file=sys.stderr)
         return 130
+    except RuntimeError as err:
+        if type(err).__name__ != "OutOfMemoryError":  # torch.OutOfMemoryError, without importing torch here
+            raise
+        print(f"vpbehavior {args.command}: error: out of GPU memory ({_one_line(err)[:200]}); pass a smaller "
+              "--batch-size (or input --size), or see docs/troubleshooting.md", file=sys.stderr)  # fmt: skip
+        return 2
     finally:
         warnings.showwarning = previous
 

@@ -133,3 +133,18 @@ def test_messages_name_the_file_and_the_problem(tiny_experiment, capsys):
         for needle in needles:
             assert needle in err, (what, needle, err)
     assert (root / "victim.mp4").read_bytes().startswith(b"\x00\x00\x00\x18ftyp")  # never overwritten
+
+
+def test_running_out_of_gpu_memory_is_one_line(monkeypatch, capsys):
+    import torch
+
+    import vpbehavior.pipelines.inspect as inspect_cmd
+    from vpbehavior.cli import main
+
+    def oom(args):
+        raise torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB")
+
+    monkeypatch.setattr(inspect_cmd, "main", oom)
+    assert main(["inspect", "anything"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "out of GPU memory" in err and "--batch-size" in err

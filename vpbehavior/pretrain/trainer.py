@@ -355,7 +355,7 @@ class Trainer:
             if saved.get(key) != getattr(self.config, key):
                 raise ConfigError(
                     f"{path} was written with {key}={saved.get(key)!r}, this run has {getattr(self.config, key)!r}; "
-                    "resume with the same settings, or pass --no-resume / another --out"
+                    "resume with the same settings, or pass another --out"
                 )
         self._load_state(model, optimizer, state)
         scheduler.load_state_dict(state["scheduler"])
