@@ -67,6 +67,8 @@ _LAZY = {
     "make_pretrain_config": "vpbehavior.pretrain.config",
     "read_pretrain_config_file": "vpbehavior.pretrain.config",
     "PRETRAIN_CONFIG_CLASSES": "vpbehavior.pretrain.config",
+    "train_caption_tokenizer": "vpbehavior.pretrain.data",
+    "label_captions": "vpbehavior.pretrain.data",
     "search": "vpbehavior.search",
     "similarity_trace": "vpbehavior.search",
     "zero_shot": "vpbehavior.search",

@@ -232,6 +232,46 @@ def caption_from_labels(recording: Recording, frame: int, species: str = "") -> 
     return None
 
 
+def label_captions(recordings: Sequence[Recording], species: str = "") -> list[str]:
+    """The distinct captions `caption_from_labels` makes from these recordings' labels, canonicalized as the
+    text tower's tokenizer receives them (sorted): the corpus for a tokenizer of a text tower trained from scratch."""
+    from vpbehavior.models.tokenizer import canonicalize_text
+
+    captions = set()
+    for rec in recordings:
+        if rec.labels is None:
+            continue
+        first_frames = {}  # one frame per distinct [S, C] label state
+        for t, values in enumerate(rec.labels.values):
+            first_frames.setdefault(values.tobytes(), t)
+        for t in first_frames.values():
+            caption = caption_from_labels(rec, t, species)
+            if caption:
+                captions.add(canonicalize_text(caption))
+    return sorted(captions)
+
+
+def train_caption_tokenizer(recordings: Sequence[Recording], folder: str | os.PathLike, species: str = "") -> Path:
+    """A word-level SentencePiece model ``<folder>/captions.model`` of the recordings' label captions (written
+    beside it as ``captions.txt``), with the ids the LvT tokenizer expects (unk 0, BOS 1, EOS 2), for stage 1
+    from scratch (the released LvT text tower needs its own c4_en model instead)."""
+    import sentencepiece as spm
+
+    captions = label_captions(recordings, species)
+    if not captions:
+        raise DataError("the recordings have no behavior labels to make stage-1 captions from")
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    corpus = folder / "captions.txt"
+    corpus.write_text("\n".join(captions) + "\n")
+    words = {w for c in captions for w in c.split()}
+    spm.SentencePieceTrainer.train(
+        input=str(corpus), model_prefix=str(folder / "captions"), vocab_size=len(words) + 8, model_type="word",
+        hard_vocab_limit=False, bos_id=1, eos_id=2, unk_id=0, pad_id=-1, minloglevel=2,
+    )  # fmt: skip
+    return folder / "captions.model"
+
+
 def frame_targets(recording: Recording, frame: int, classes: Sequence[str]) -> np.ndarray:
     """Clip targets ``int8 [C]`` at ``frame``: 1 where any subject shows the class, 0 where it is
     annotated and nobody does, -1 where it is not annotated (or the class is not in the labels)."""
