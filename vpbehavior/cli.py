@@ -68,7 +68,9 @@ def _show_warning(message, category, filename, lineno, file=None, line=None) -> 
 
 
 def _one_line(err: BaseException) -> str:
-    text = " ".join(str(err).split()) or type(err).__name__
+    from vpbehavior.reporting import one_line
+
+    text = one_line(err) or type(err).__name__
     return text
 
 

@@ -49,6 +49,11 @@ ProgressCallback = Callable[[ProgressUpdate], None]
 Progress = Union[bool, None, ProgressCallback]
 
 
+def one_line(text: object) -> str:
+    """``text`` (an error, a message) with every whitespace run, newlines included, collapsed to one space."""
+    return " ".join(str(text).split())
+
+
 def warn_data(message: str, stacklevel: int = 2, category: type[DataWarning] = DataWarning) -> None:
     """Report a data problem the user can act on: a `DataWarning` (or subclass), and the same line in the log."""
     logger.warning(message)

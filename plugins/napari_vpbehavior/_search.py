@@ -17,7 +17,6 @@ from qtpy.QtCore import Qt
 from qtpy.QtWidgets import (
     QAbstractItemView,
     QComboBox,
-    QFileDialog,
     QFormLayout,
     QHBoxLayout,
     QHeaderView,
@@ -36,7 +35,7 @@ from vpbehavior.core import ConfigError, MissingFileError, VpbehaviorError
 
 from ._ethogram import Trace
 from ._session import session_for, setting
-from ._widgets import Job, _button, _report, temp_folder
+from ._widgets import WEIGHTS_FILES, Job, _button, _file_button, _report, temp_folder
 
 #: the prefix of the ethogram lanes this panel draws
 LANE_PREFIX = "search: "
@@ -111,11 +110,14 @@ class SearchWidget(QWidget):
         form = QFormLayout()
         wrow = QHBoxLayout()
         wrow.addWidget(self.weights, 1)
-        wrow.addWidget(_button("…", self._pick_weights, "weights file"))
+        wrow.addWidget(
+            _file_button(self, "…", "weights file", "LvT weights", WEIGHTS_FILES, self.weights.setCurrentText)
+        )
         form.addRow("LvT weights", wrow)
         trow = QHBoxLayout()
         trow.addWidget(self.tokenizer, 1)
-        trow.addWidget(_button("…", self._pick_tokenizer, "SentencePiece .model file"))
+        trow.addWidget(_file_button(self, "…", "SentencePiece .model file", "SentencePiece model",
+                                    "SentencePiece (*.model)", self.tokenizer.setText))  # fmt: skip
         form.addRow("tokenizer", trow)
         orow = QHBoxLayout()
         for text, box in (("hits", self.top), ("size", self.size), ("device", self.device)):
@@ -283,14 +285,3 @@ class SearchWidget(QWidget):
             self.show_hits([])
             self.results = None
             self.status.setText("")
-
-    # -- dialogs ---------------------------------------------------------------------------
-    def _pick_weights(self) -> None:
-        path, _ = QFileDialog.getOpenFileName(self, "LvT weights", "", "weights (*.npz *.safetensors)")
-        if path:
-            self.weights.setCurrentText(path)
-
-    def _pick_tokenizer(self) -> None:
-        path, _ = QFileDialog.getOpenFileName(self, "SentencePiece model", "", "SentencePiece (*.model)")
-        if path:
-            self.tokenizer.setText(path)

@@ -49,6 +49,21 @@ def _button(text: str, slot, tip: str = "") -> QPushButton:
     return b
 
 
+#: File-dialog filter of encoder weights files.
+WEIGHTS_FILES = "weights (*.npz *.safetensors)"
+
+
+def _file_button(parent: QWidget, text: str, tip: str, title: str, file_filter: str, on_pick) -> QPushButton:
+    """A button that asks for a file to open and calls ``on_pick(path)`` when one is chosen."""
+
+    def pick() -> None:
+        path, _ = QFileDialog.getOpenFileName(parent, title, "", file_filter)
+        if path:
+            on_pick(path)
+
+    return _button(text, pick, tip)
+
+
 def _report(session: Session, err: Exception) -> None:
     """A user's mistake or a data problem: one line in the status and a napari notification."""
     session.say(str(err))
@@ -609,7 +624,8 @@ class TrainWidget(QWidget):
         form = QFormLayout()
         wrow = QHBoxLayout()
         wrow.addWidget(self.weights, 1)
-        wrow.addWidget(_button("…", self._pick_weights, "weights file"))
+        wrow.addWidget(_file_button(self, "…", "weights file", "Encoder weights", WEIGHTS_FILES,
+                                    self.weights.setCurrentText))  # fmt: skip
         form.addRow("encoder", wrow)
         form.addRow("features", self.kind)
         form.addRow("head", self.head)
@@ -624,7 +640,8 @@ class TrainWidget(QWidget):
         row.addWidget(self.cancel_button)
         layout.addLayout(row)
         row2 = QHBoxLayout()
-        row2.addWidget(_button("predict with…", self._pick_classifier, "a saved classifier (.safetensors)"))
+        row2.addWidget(_file_button(self, "predict with…", "a saved classifier (.safetensors)", "Classifier",
+                                    "classifier (*.safetensors)", self.predict_with))  # fmt: skip
         row2.addWidget(_button("save classifier…", self._save_classifier))
         layout.addLayout(row2)
         layout.addWidget(self.progress)
@@ -703,16 +720,6 @@ class TrainWidget(QWidget):
             return
         n = len(pred.bouts())
         self.status.setText(f"predicted {n} bouts in {pred.n_frames} frames ({', '.join(pred.classes)})")
-
-    def _pick_weights(self) -> None:
-        path, _ = QFileDialog.getOpenFileName(self, "Encoder weights", "", "weights (*.npz *.safetensors)")
-        if path:
-            self.weights.setCurrentText(path)
-
-    def _pick_classifier(self) -> None:
-        path, _ = QFileDialog.getOpenFileName(self, "Classifier", "", "classifier (*.safetensors)")
-        if path:
-            self.predict_with(path)
 
     def predict_with(self, path: str | Path):
         import vpbehavior as vpb

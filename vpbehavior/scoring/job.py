@@ -25,6 +25,7 @@ from pathlib import Path
 from vpbehavior._version import __version__
 from vpbehavior.core import Recording
 from vpbehavior.core.errors import ConfigError, DataError, MissingFileError, VpbehaviorError
+from vpbehavior.reporting import one_line
 
 from .config import ELSEWHERE, FAILED, SCORED, UP_TO_DATE, VideoOutcome
 from .locks import FileLock
@@ -261,7 +262,7 @@ class Scorer:
             record.unlink(missing_ok=True)
             return VideoOutcome(job.key, str(job.video), SCORED, n_frames=pred.n_frames)
         except VIDEO_ERRORS as err:
-            reason = " ".join(str(err).split()) or type(err).__name__
+            reason = one_line(err) or type(err).__name__
             _write_failure(record, {"video": str(job.video), "stage": stage, "reason": reason})
             return VideoOutcome(job.key, str(job.video), FAILED, stage, reason)
 

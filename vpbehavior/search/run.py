@@ -17,7 +17,7 @@ import numpy as np
 
 from vpbehavior.core import FRAME_LEVEL, Dataset, Predictions, Recording
 from vpbehavior.core.errors import INPUT_ERRORS, ConfigError
-from vpbehavior.reporting import Progress, progress_reporter
+from vpbehavior.reporting import Progress, one_line, progress_reporter
 
 from .config import SearchConfig
 from .embeddings import ClipEmbeddings, embed_recording
@@ -133,7 +133,7 @@ class TextSearch:
                     try:
                         clips.append(self.embed(rec, progress=progress))
                     except INPUT_ERRORS as err:
-                        failures.append((rec.name, " ".join(str(err).split())))
+                        failures.append((rec.name, one_line(err)))
                 bar.update()
         sims = [c.similarity(text) for c in clips]
         hits = []
@@ -245,7 +245,7 @@ def zero_shot(data, behaviors, model, *, tokenizer=None, config: SearchConfig | 
                     write_predictions(cache_path(out, rec.name, suffix=SUFFIX), pred)
                 preds.append(pred)
             except INPUT_ERRORS as err:
-                failures.append((rec.name, " ".join(str(err).split())))
+                failures.append((rec.name, one_line(err)))
             bar.update()
     if out is not None:
         summary = {

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from vpbehavior.core.errors import VideoError
+from vpbehavior.reporting import one_line
 
 
 def import_av():
@@ -14,11 +15,6 @@ def import_av():
     except ImportError as e:  # pragma: no cover - av is a hard dependency
         raise ImportError("reading video files needs PyAV: pip install av") from e
     return av
-
-
-def one_line(text: object) -> str:
-    """``text`` with all whitespace runs (newlines included) collapsed to one space."""
-    return " ".join(str(text).split())
 
 
 def ff_message(e: Exception) -> str:

@@ -13,9 +13,8 @@ from pathlib import Path
 import numpy as np
 
 from vpbehavior.core.errors import ConfigError, VideoError
-from vpbehavior.io.video._av import one_line
 from vpbehavior.io.video.base import VideoReader, output_size, resize_rgb
-from vpbehavior.reporting import Progress, progress_reporter
+from vpbehavior.reporting import Progress, one_line, progress_reporter
 
 #: Frame rate assumed for image folders when the caller gives none (KABR and ChimpACT ship
 #: their frames without a rate; pass the dataset's real rate whenever it is known).
